@@ -1,0 +1,240 @@
+"""One small abstract base class per backend family, plus the records they exchange.
+
+Backends are batch-first: every write takes a sequence, and vectors travel as float32
+``numpy`` arrays of shape ``(n, dimension)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+
+from dgs_core.exceptions import BackendUnavailable
+
+
+@dataclass
+class StoredDocument:
+    """What a vector store keeps for one indexed object.
+
+    ``id`` is stable: ``"<app_label.model>:<pk>"``; storing the same id again replaces the document.
+    """
+
+    id: str
+    model: str
+    pk: str
+    text: str
+    vector: np.ndarray
+    content_hash: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VectorHit:
+    """One match returned by :meth:`VectorStore.search`; ``score`` is a similarity in [0, 1]."""
+
+    id: str
+    model: str
+    pk: str
+    score: float
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def document_id(model_label: str, pk: Any) -> str:
+    """The stable id of a document: lower-case ``app_label.model`` and the primary key."""
+    return f"{model_label.lower()}:{pk}"
+
+
+def cosine_to_score(cosine: np.ndarray | float) -> np.ndarray | float:
+    """Map cosine similarity to a dgs score: cosine clipped into [0, 1].
+
+    Every store uses this mapping, so the same query over the same documents scores the same on
+    every backend and a ``min_score`` carries over between stores. Negative cosine (opposite
+    meaning) maps to 0.
+    """
+    return np.clip(cosine, 0.0, 1.0)
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Return float32 rows scaled to unit length (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+class Embedder(ABC):
+    """Turns texts into vectors. Subclasses implement :meth:`embed_documents` and :attr:`dimension`.
+
+    Constructed with ``model_name=`` and the profile's lower-cased ``OPTIONS``. Load heavy libraries
+    lazily (on first embed), never at import, so Django starts fast.
+    """
+
+    #: Maximum tokens the model reads; longer documents are reported by ``build_search_index``.
+    max_input_tokens: ClassVar[Optional[int]] = None
+
+    def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
+        self.model_name = model_name
+        self.options = options
+
+    @property
+    def id(self) -> str:
+        """Identifies model and vector space; stored with every vector to guard against mixing."""
+        return f"{self.registered_name}:{self.model_name}"
+
+    #: Set by the registry to the name the class was registered under.
+    registered_name: ClassVar[str] = ""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """Length of the vectors this embedder produces."""
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed documents for indexing; returns float32 ``(len(texts), dimension)``."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one search query; returns float32 ``(dimension,)``. Override for query prompts."""
+        return np.asarray(self.embed_documents([text]), dtype=np.float32)[0]
+
+    def count_tokens(self, text: str) -> Optional[int]:
+        """Tokens the model would see for ``text``, or ``None`` if unknown."""
+        return None
+
+    @classmethod
+    def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
+        """Problems with the configuration, reported by ``manage.py check``; cheap, no model load."""
+        return []
+
+
+class VectorStore(ABC):
+    """Keeps document vectors and answers nearest-neighbour queries.
+
+    Scores are cosine similarities mapped by :func:`cosine_to_score`. Constructed with the
+    lower-cased ``VECTOR_STORE["OPTIONS"]``; connect lazily.
+    """
+
+    #: What the store can do beyond the basics: ``"persistence"``, ``"filters"``, ``"hybrid"``.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    #: Old option names accepted for compatibility, mapped to current ones.
+    legacy_options: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        """Insert or replace documents by id."""
+
+    @abstractmethod
+    def search(
+        self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None
+    ) -> list[VectorHit]:
+        """The ``k`` nearest documents, best first, restricted to ``models`` (lower-case labels)."""
+
+    @abstractmethod
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+
+    @abstractmethod
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        """Number of stored documents, optionally restricted to ``models``."""
+
+    @abstractmethod
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        """Every stored id, optionally restricted to ``models``."""
+
+    @abstractmethod
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{id: content_hash}`` for those of ``ids`` that are stored."""
+
+    @abstractmethod
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{id: vector}`` for those of ``ids`` that are stored."""
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        """Remove every document, or those of ``models``."""
+        self.delete(list(self.iter_ids(models)))
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        """``{"embedder": id, "dimension": n}`` recorded by the first write, or ``None``."""
+        return None
+
+    def close(self) -> None:
+        """Release connections and file handles."""
+
+
+class Reranker(ABC):
+    """Re-scores search candidates against the query (second stage)."""
+
+    def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
+        self.model_name = model_name
+        self.options = options
+
+    @abstractmethod
+    def rerank(self, query: str, hits: Sequence[VectorHit], top_k: int) -> list[VectorHit]:
+        """Return at most ``top_k`` of ``hits``, best first, with scores in [0, 1]."""
+
+
+class ConversationMemory(ABC):
+    """Stores the turns of a search conversation by id."""
+
+    def __init__(self, max_items: int = 10, **options: Any) -> None:
+        self.max_items = max_items
+        self.options = options
+
+    @abstractmethod
+    def get(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The stored turns, oldest first (at most ``max_items``)."""
+
+    @abstractmethod
+    def append(self, conversation_id: str, turn: dict[str, Any]) -> None:
+        """Add a turn, dropping the oldest beyond ``max_items``."""
+
+    @abstractmethod
+    def clear(self, conversation_id: str) -> None:
+        """Forget a conversation."""
+
+
+class Transport(ABC):
+    """Runs index work: ``submit`` hands over a batch of ``(action, model_label, pk)`` changes."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def submit(self, changes: Iterable[tuple[str, str, Any]]) -> None:
+        """Apply (or schedule) ``("index" | "delete", "app_label.model", pk)`` changes."""
+
+
+class StreamFormat(ABC):
+    """Serialises search events for a streaming HTTP response."""
+
+    content_type: ClassVar[str] = "application/octet-stream"
+
+    @abstractmethod
+    def encode(self, event: str, data: dict[str, Any]) -> bytes:
+        """One event as bytes ready to write to the response."""
+
+
+__all__ = [
+    "BackendUnavailable",
+    "ConversationMemory",
+    "Embedder",
+    "Reranker",
+    "StoredDocument",
+    "StreamFormat",
+    "Transport",
+    "VectorHit",
+    "VectorStore",
+    "cosine_to_score",
+    "document_id",
+    "normalize_rows",
+]

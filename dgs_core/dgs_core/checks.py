@@ -1,0 +1,96 @@
+"""System checks: every ``GRAPH_SEARCH`` mistake is reported by ``manage.py check`` with a fix.
+
+Ids: E001 not a dict · E002 wrong type or value · E003 unknown or duplicate model · E004 unknown
+embedding profile · E005 unknown field path · E006 plugin not installed · E007 unknown backend name or
+class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
+W001 unknown key · W002 deprecated backend path.
+"""
+
+from __future__ import annotations
+
+from django.core import checks
+from django.utils.module_loading import import_string
+
+from dgs_core.conf import Problem, get_config_and_problems
+
+
+def _message(problem: Problem) -> checks.CheckMessage:
+    cls = checks.Error if problem.is_error else checks.Warning
+    return cls(problem.msg, hint=problem.hint, id=problem.id)
+
+
+def _model_problems(config) -> list[Problem]:
+    from django.apps import apps
+
+    from dgs_core.traversal import FieldPathError, configured_paths, resolve_path
+
+    problems = []
+    for entry in config.models:
+        try:
+            model = apps.get_model(entry.label)
+        except (LookupError, ValueError):
+            app_label = entry.label.split(".")[0]
+            known = [m._meta.label for m in apps.get_models() if m._meta.app_label == app_label]
+            problems.append(Problem(
+                "dgs.E003", f"GRAPH_SEARCH['MODELS'] names {entry.label!r}, which is not an installed model.",
+                f"Use 'app_label.ModelName'; models of {app_label!r}: {', '.join(known) or 'none (is the app installed?)'}.",
+            ))
+            continue
+        paths = list(entry.fields) + list(entry.weight_fields) + list(entry.filter_fields)
+        bad_paths = []
+        for path in dict.fromkeys(paths):
+            try:
+                resolve_path(model, path)
+            except FieldPathError as exc:
+                bad_paths.append(Problem("dgs.E005", f"GRAPH_SEARCH['MODELS'] entry {entry.label}: {exc}",
+                                         "Fix the path; paths use Django's '__' lookups."))
+        problems += bad_paths
+        if not bad_paths:
+            try:
+                if not configured_paths(entry, model):
+                    problems.append(Problem("dgs.W003", f"{entry.label} has no text field to index.",
+                                            "List 'fields' explicitly or set 'follow_relations': True."))
+            except FieldPathError as exc:
+                problems.append(Problem("dgs.E005", f"{entry.label}: {exc}"))
+        if entry.search_queryset:
+            try:
+                import_string(entry.search_queryset)
+            except ImportError as exc:
+                problems.append(Problem("dgs.E010", f"{entry.label} 'search_queryset' {entry.search_queryset!r} "
+                                        f"cannot be imported: {exc}"))
+    return problems
+
+
+def _backend_problems(config) -> list[Problem]:
+    from dgs_core.base import Embedder, VectorStore
+    from dgs_core.components import resolve_class
+    from dgs_core.exceptions import PluginError
+    from dgs_core.plugins import get_registry
+
+    try:
+        get_registry().registrations()
+    except PluginError as exc:
+        return [Problem("dgs.E008", str(exc))]
+    problems = []
+    backends = [("vector_store", config.vector_store, VectorStore, "GRAPH_SEARCH['VECTOR_STORE']")]
+    backends += [("embedder", cfg, Embedder, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]")
+                 for name, cfg in config.embeddings.items()]
+    for family, cfg, base, where in backends:
+        try:
+            cls = resolve_class(family, cfg.backend, base)
+        except PluginError as exc:
+            code = "dgs.E006" if "pip install" in str(exc) else "dgs.E007"
+            problems.append(Problem(code, f"{where}: {exc}"))
+            continue
+        if family == "embedder":
+            problems += [Problem("dgs.E009", f"{where}: {msg}") for msg in cls.check_options(cfg.model_name, cfg.options)]
+    return problems
+
+
+@checks.register("dgs")
+def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    config, problems = get_config_and_problems()
+    problems = list(problems)
+    problems += _model_problems(config)
+    problems += _backend_problems(config)
+    return [_message(p) for p in problems]

@@ -1,0 +1,455 @@
+"""``settings.GRAPH_SEARCH`` parsed once into typed, frozen configuration.
+
+Parsing never raises: every problem is collected as a :class:`Problem` and reported by Django's
+system checks (``dgs.E0xx`` / ``dgs.W0xx``). :func:`get_config` raises
+:class:`~dgs_core.exceptions.ConfigurationError` when asked for a configuration that has errors.
+The parsed value is cached and dropped when ``GRAPH_SEARCH`` changes (``override_settings``).
+"""
+
+import dataclasses
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from dgs_core.exceptions import ConfigurationError
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+#: Dotted class paths of the older ``django_graph_search`` package -> dgs plugin names.
+LEGACY_BACKENDS = {
+    "django_graph_search.backends.ChromaDBBackend": "chroma",
+    "django_graph_search.backends.chromadb.ChromaDBBackend": "chroma",
+    "django_graph_search.backends.FaissBackend": "faiss",
+    "django_graph_search.backends.faiss.FaissBackend": "faiss",
+    "django_graph_search.backends.QdrantBackend": "qdrant",
+    "django_graph_search.backends.qdrant.QdrantBackend": "qdrant",
+    "django_graph_search.backends.PgvectorBackend": "pgvector",
+    "django_graph_search.backends.pgvector.PgvectorBackend": "pgvector",
+    "django_graph_search.embeddings.SentenceTransformerBackend": "sentence-transformers",
+    "django_graph_search.embeddings.sentence_transformers.SentenceTransformerBackend": "sentence-transformers",
+    "django_graph_search.embeddings.OpenAIEmbeddingBackend": "openai",
+    "django_graph_search.embeddings.openai_backend.OpenAIEmbeddingBackend": "openai",
+    "django_graph_search.embeddings.CohereEmbeddingBackend": "cohere",
+    "django_graph_search.embeddings.cohere_backend.CohereEmbeddingBackend": "cohere",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration mistake; ``id`` is the system check id (``dgs.E003``)."""
+
+    id: str
+    msg: str
+    hint: Optional[str] = None
+
+    @property
+    def is_error(self) -> bool:
+        return ".E" in self.id
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One entry of ``GRAPH_SEARCH["MODELS"]``."""
+
+    label: str  # as configured, e.g. "shop.Product"
+    fields: tuple[str, ...] = ()
+    all_fields: bool = False  # fields == "__all__"
+    follow_relations: bool = False
+    relation_depth: int = 2
+    weight_fields: dict[str, float] = field(default_factory=dict)
+    skip_update_fields: tuple[str, ...] = ()
+    filter_fields: tuple[str, ...] = ()
+    search_queryset: Optional[str] = None
+    max_related_items: int = 100
+
+    @property
+    def model_label(self) -> str:
+        """Lower-case ``app_label.model``, the form hits and document ids use."""
+        return self.label.lower()
+
+    @property
+    def model(self):
+        from django.apps import apps
+
+        return apps.get_model(self.label)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A ``BACKEND`` + options pair; ``backend`` is a plugin name or a dotted class path."""
+
+    backend: str
+    options: dict[str, Any] = field(default_factory=dict)
+    model_name: Optional[str] = None
+    legacy_path: Optional[str] = None  # the old dotted path this was given as, if any
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    backend: str = "file"
+    options: dict[str, Any] = field(default_factory=dict)
+    key_prefix: str = "dgs"
+    ttl: int = 86400
+
+
+@dataclass(frozen=True)
+class AsyncIndexingConfig:
+    enabled: bool = False
+    backend: str = "thread"
+    celery_queue: str = "search_indexing"
+    thread_pool_size: int = 4
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    require_authentication: bool = False
+    permission_classes: list = field(default_factory=list)
+    throttle_classes: list = field(default_factory=list)
+    throttle_rates: dict = field(
+        default_factory=lambda: {"search": "60/minute", "search_authenticated": "300/minute"}
+    )
+
+
+@dataclass(frozen=True)
+class SmartIndexingConfig:
+    enabled: bool = False
+    templates: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    enabled: bool = False
+    format: str = "ndjson"
+    include_internal_events: bool = True
+
+
+@dataclass(frozen=True)
+class ConversationalConfig:
+    enabled: bool = False
+    memory_backend: str = "inmemory"
+    memory_options: dict = field(default_factory=dict)
+    max_history_items: int = 10
+    allow_clarifications: bool = True
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    backend: Optional[str] = None
+    model: Optional[str] = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LangGraphConfig:
+    enabled: bool = False
+    query_expansion: bool = True
+    reranking: bool = True
+    max_expanded_queries: int = 3
+    rerank_top_k: int = 20
+    timeout_seconds: int = 15
+    max_query_length: int = 1024
+    fallback_on_error: bool = True
+    use_for_similar: bool = False
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+
+@dataclass(frozen=True)
+class GraphSearchConfig:
+    models: tuple[ModelConfig, ...] = ()
+    vector_store: BackendConfig = field(default_factory=lambda: BackendConfig("faiss", {"path": "var/dgs/faiss"}))
+    embeddings: dict[str, BackendConfig] = field(
+        default_factory=lambda: {"default": BackendConfig("sentence-transformers", {}, DEFAULT_EMBEDDING_MODEL)}
+    )
+    default_embedding: str = "default"
+    default_results_limit: int = 20
+    max_results_limit: int = 1000
+    max_query_length: int = 1024
+    index_batch_size: int = 1000
+    delta_indexing: bool = True
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    auto_index: bool = True
+    auto_index_non_blocking: bool = True
+    auto_index_skip_update_fields: tuple[str, ...] = ("last_login",)
+    async_indexing: AsyncIndexingConfig = field(default_factory=AsyncIndexingConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    admin_search_enabled: bool = True
+    smart_indexing: SmartIndexingConfig = field(default_factory=SmartIndexingConfig)
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    conversational: ConversationalConfig = field(default_factory=ConversationalConfig)
+    langgraph: LangGraphConfig = field(default_factory=LangGraphConfig)
+    api_url_prefix: str = "api/search/"
+    relation_depth_default: int = 2
+    max_related_items: int = 100
+
+    def model_config(self, label: str) -> Optional[ModelConfig]:
+        """The entry for ``label`` (any case, ``app_label.Model``), or ``None``."""
+        wanted = label.lower()
+        return next((m for m in self.models if m.model_label == wanted), None)
+
+    @property
+    def embedding(self) -> BackendConfig:
+        return self.embeddings[self.default_embedding]
+
+
+# Top-level keys parsed by hand below; the rest are generic scalar or section keys.
+_SECTIONS = {
+    "CACHE": CacheConfig,
+    "ASYNC_INDEXING": AsyncIndexingConfig,
+    "API": ApiConfig,
+    "SMART_INDEXING": SmartIndexingConfig,
+    "STREAMING": StreamingConfig,
+    "CONVERSATIONAL": ConversationalConfig,
+    "LANGGRAPH": LangGraphConfig,
+}
+_CUSTOM = {"MODELS", "VECTOR_STORE", "EMBEDDINGS"}
+# Keys the older package accepted that dgs reads no more; ignored without a warning.
+_RETIRED = {
+    "MAX_TEXT_LENGTH", "SEARCH_GRAPH", "INDEXER", "FOLLOWUP_GRAPH", "MIN_QUERY_LENGTH_FOR_AUTOSEARCH",
+    "CELERY_TASK_PATH", "CELERY_DELETE_TASK_PATH",
+}
+_MODEL_KEYS = {
+    "model", "fields", "follow_relations", "relation_depth", "weight_fields", "skip_update_fields",
+    "filter_fields", "search_queryset", "max_related_items",
+}
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _type_name(default: Any) -> str:
+    return {bool: "True or False", int: "an integer", str: "a string", dict: "a dict"}.get(
+        type(default), "a list"
+    )
+
+
+class _Parser:
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def error(self, code: str, msg: str, hint: Optional[str] = None) -> None:
+        self.problems.append(Problem(f"dgs.E{code}", msg, hint))
+
+    def warn(self, code: str, msg: str, hint: Optional[str] = None) -> None:
+        self.problems.append(Problem(f"dgs.W{code}", msg, hint))
+
+    def scalars(self, cls: type, raw: dict, where: str, skip: set[str] = frozenset()) -> dict[str, Any]:
+        """Typed keyword arguments for ``cls`` from the UPPER_CASE keys of ``raw``."""
+        defaults = cls()
+        kwargs: dict[str, Any] = {}
+        known = {f.name.upper() for f in dataclasses.fields(cls)}
+        for key, value in raw.items():
+            if key in skip:
+                continue
+            if key not in known:
+                if key not in _RETIRED and key not in _SECTIONS and key not in _CUSTOM:
+                    self.warn("001", f"{where}[{key!r}] is not a dgs setting and is ignored.",
+                           f"Check the spelling; known keys: {', '.join(sorted(known))}.")
+                continue
+            name = key.lower()
+            default = getattr(defaults, name)
+            if dataclasses.is_dataclass(default):
+                continue
+            if not _type_ok(value, default):
+                self.error("002", f"{where}[{key!r}] must be {_type_name(default)}, not {type(value).__name__}.",
+                           f"Set {where}[{key!r}] to {_type_name(default)} (default: {default!r}).")
+                continue
+            if isinstance(default, int) and not isinstance(default, bool) and value < 0:
+                self.error("002", f"{where}[{key!r}] must not be negative (got {value}).")
+                continue
+            kwargs[name] = tuple(value) if isinstance(default, tuple) else value
+        return kwargs
+
+    def section(self, cls: type, key: str) -> Any:
+        raw = self.raw.get(key, {})
+        if not isinstance(raw, dict):
+            self.error("002", f"GRAPH_SEARCH[{key!r}] must be a dict, not {type(raw).__name__}.")
+            return cls()
+        kwargs = self.scalars(cls, raw, f"GRAPH_SEARCH[{key!r}]", skip={"LLM"})
+        if cls is LangGraphConfig and isinstance(raw.get("LLM"), dict):
+            kwargs["llm"] = LLMConfig(**self.scalars(LLMConfig, raw["LLM"], f"GRAPH_SEARCH[{key!r}]['LLM']"))
+        elif cls is LangGraphConfig and "LLM" in raw:
+            self.error("002", f"GRAPH_SEARCH[{key!r}]['LLM'] must be a dict.")
+        return cls(**kwargs)
+
+    def backend(self, raw: Any, where: str, default_model: Optional[str] = None) -> Optional[BackendConfig]:
+        if not isinstance(raw, dict):
+            self.error("002", f"{where} must be a dict with a 'BACKEND' key, not {type(raw).__name__}.")
+            return None
+        backend = raw.get("BACKEND")
+        if not isinstance(backend, str) or not backend:
+            self.error("002", f"{where}['BACKEND'] must be a plugin name or a dotted class path.",
+                       "For example 'faiss' or 'sentence-transformers'; `manage.py dgs_plugins` lists names.")
+            return None
+        options = raw.get("OPTIONS", {})
+        if not isinstance(options, dict):
+            self.error("002", f"{where}['OPTIONS'] must be a dict, not {type(options).__name__}.")
+            options = {}
+        # Profile keys besides BACKEND/MODEL_NAME/OPTIONS (e.g. DIMENSIONS, BASE_URL) are options too.
+        extra = {k: v for k, v in raw.items() if k not in {"BACKEND", "OPTIONS", "MODEL_NAME"}}
+        options = {str(k).lower(): v for k, v in {**extra, **options}.items()}
+        model_name = raw.get("MODEL_NAME", default_model)
+        if model_name is not None and not isinstance(model_name, str):
+            self.error("002", f"{where}['MODEL_NAME'] must be a string.")
+            model_name = default_model
+        legacy = None
+        if backend in LEGACY_BACKENDS:
+            legacy, backend = backend, LEGACY_BACKENDS[backend]
+            self.warn("002", f"{where}['BACKEND'] uses the old django_graph_search path {legacy!r}.",
+                      f"It works as an alias; replace it with {backend!r}.")
+            warnings.warn(f"{where}['BACKEND'] = {legacy!r} is deprecated; use {backend!r}.",
+                          DeprecationWarning, stacklevel=2)
+        return BackendConfig(backend, options, model_name, legacy)
+
+    def model_entry(self, index: int, raw: Any) -> Optional[ModelConfig]:
+        where = f"GRAPH_SEARCH['MODELS'][{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("model"), str):
+            self.error("003", f"{where} must be a dict with a 'model' key such as 'shop.Product'.")
+            return None
+        label = raw["model"]
+        for key in raw:
+            if key not in _MODEL_KEYS:
+                self.warn("001", f"{where}[{key!r}] is not a model option and is ignored.",
+                          f"Known model options: {', '.join(sorted(_MODEL_KEYS))}.")
+        fields = raw.get("fields", "__all__")
+        all_fields = fields == "__all__"
+        if all_fields:
+            fields = ()
+        elif isinstance(fields, str):
+            fields = (fields,)
+        elif not (isinstance(fields, (list, tuple)) and all(isinstance(f, str) for f in fields)):
+            self.error("002", f"{where}['fields'] for {label} must be '__all__' or a list of field paths.")
+            return None
+        weights = raw.get("weight_fields", {})
+        if not isinstance(weights, dict) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights.values()
+        ):
+            self.error("002", f"{where}['weight_fields'] for {label} must map field paths to numbers >= 0.")
+            weights = {}
+        kwargs: dict[str, Any] = {"fields": tuple(fields), "all_fields": all_fields,
+                                  "weight_fields": {str(k): float(v) for k, v in weights.items()}}
+        typed = {
+            "follow_relations": (bool, "True or False"),
+            "relation_depth": (int, "an integer from 0 to 5"),
+            "max_related_items": (int, "a positive integer"),
+            "search_queryset": (str, "a dotted path to a callable (request, queryset) -> queryset"),
+        }
+        for key, (kind, what) in typed.items():
+            if key not in raw:
+                continue
+            value = raw[key]
+            bad_int = kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+            if not isinstance(value, kind) or bad_int:
+                self.error("002", f"{where}[{key!r}] for {label} must be {what}.")
+            else:
+                kwargs[key] = value
+        if kwargs.get("relation_depth", 0) > 5:
+            self.error("002", f"{where}['relation_depth'] for {label} is {kwargs['relation_depth']}; use 0 to 5.")
+            kwargs.pop("relation_depth")
+        kwargs.setdefault("relation_depth", self.raw.get("RELATION_DEPTH_DEFAULT", 2))
+        kwargs.setdefault("max_related_items", self.raw.get("MAX_RELATED_ITEMS", 100))
+        for key in ("skip_update_fields", "filter_fields"):
+            value = raw.get(key, ())
+            if not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+                self.error("002", f"{where}[{key!r}] for {label} must be a list of field names.")
+            else:
+                kwargs[key] = tuple(value)
+        return ModelConfig(label=label, **kwargs)
+
+    def parse(self) -> GraphSearchConfig:
+        raw = self.raw
+        if not isinstance(raw, dict):
+            self.error("001", f"settings.GRAPH_SEARCH must be a dict, not {type(raw).__name__}.")
+            return GraphSearchConfig()
+        kwargs = self.scalars(GraphSearchConfig, raw, "GRAPH_SEARCH", skip=_CUSTOM | set(_SECTIONS))
+        for key, cls in _SECTIONS.items():
+            kwargs[key.lower()] = self.section(cls, key)
+
+        models = raw.get("MODELS", [])
+        if not isinstance(models, (list, tuple)):
+            self.error("003", "GRAPH_SEARCH['MODELS'] must be a list of model entries.")
+            models = []
+        parsed = [m for i, entry in enumerate(models) if (m := self.model_entry(i, entry))]
+        seen: set[str] = set()
+        for m in parsed:
+            if m.model_label in seen:
+                self.error("003", f"GRAPH_SEARCH['MODELS'] lists {m.label} twice.", "Merge the two entries.")
+            seen.add(m.model_label)
+        kwargs["models"] = tuple(parsed)
+
+        if "VECTOR_STORE" in raw:
+            store = self.backend(raw["VECTOR_STORE"], "GRAPH_SEARCH['VECTOR_STORE']")
+            if store:
+                kwargs["vector_store"] = store
+        if "EMBEDDINGS" in raw:
+            profiles = raw["EMBEDDINGS"]
+            if not isinstance(profiles, dict) or not profiles:
+                self.error("002", "GRAPH_SEARCH['EMBEDDINGS'] must be a non-empty dict of named profiles.")
+            else:
+                kwargs["embeddings"] = {
+                    name: cfg for name, value in profiles.items()
+                    if (cfg := self.backend(value, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]", DEFAULT_EMBEDDING_MODEL))
+                }
+        config = GraphSearchConfig(**kwargs)
+        if config.default_embedding not in config.embeddings and "EMBEDDINGS" in raw:
+            self.error("004", f"GRAPH_SEARCH['DEFAULT_EMBEDDING'] is {config.default_embedding!r}, "
+                       "which is not a profile in GRAPH_SEARCH['EMBEDDINGS'].",
+                       f"Use one of: {', '.join(sorted(config.embeddings))}.")
+        return config
+
+
+def parse_config(raw: Any) -> tuple[GraphSearchConfig, list[Problem]]:
+    """Parse a ``GRAPH_SEARCH`` value; returns the configuration and every problem found."""
+    parser = _Parser(raw)
+    config = parser.parse()
+    return config, parser.problems
+
+
+_cache: dict[str, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def get_config_and_problems() -> tuple[GraphSearchConfig, list[Problem]]:
+    with _cache_lock:
+        if "parsed" not in _cache:
+            _cache["parsed"] = parse_config(getattr(settings, "GRAPH_SEARCH", {}))
+        return _cache["parsed"]
+
+
+def get_config() -> GraphSearchConfig:
+    """The parsed ``GRAPH_SEARCH``; raises :class:`ConfigurationError` listing its errors."""
+    config, problems = get_config_and_problems()
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        details = "; ".join(f"{p.id}: {p.msg}" for p in errors)
+        raise ConfigurationError(f"GRAPH_SEARCH is invalid ({details}). Run `manage.py check` for hints.")
+    return config
+
+
+def reset_config() -> None:
+    """Drop the cached configuration and every component built from it."""
+    with _cache_lock:
+        _cache.clear()
+    from dgs_core import components
+
+    components.reset()
+
+
+@receiver(setting_changed)
+def _on_setting_changed(setting: str, **kwargs: Any) -> None:
+    if setting == "GRAPH_SEARCH":
+        reset_config()

@@ -1,0 +1,40 @@
+"""The document model: the sections read from an instance and the text built from them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Section:
+    """The text one configured path contributed to a document."""
+
+    path: str  # e.g. "album__artist__name"
+    label: str  # e.g. "Artist"
+    values: list[str]
+    weight: float = 1.0
+
+    @property
+    def text(self) -> str:
+        return ", ".join(self.values)
+
+
+@dataclass
+class Document:
+    """An instance ready to embed: its stable id, text and metadata."""
+
+    id: str
+    model: str  # lower-case app_label.model
+    pk: str
+    text: str
+    sections: list[Section] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self, embedder_id: str) -> str:
+        """Changes when the text or the embedder changes, so unchanged documents are not re-embedded."""
+        digest = hashlib.sha256(embedder_id.encode())
+        digest.update(b"\0")
+        digest.update(self.text.encode())
+        return digest.hexdigest()[:32]

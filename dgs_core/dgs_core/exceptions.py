@@ -1,0 +1,35 @@
+"""Errors dgs raises; each message names the setting, parameter or plugin at fault and the fix."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class GraphSearchError(Exception):
+    """Base class of dgs errors."""
+
+
+class ConfigurationError(GraphSearchError, ImproperlyConfigured):
+    """``GRAPH_SEARCH`` is invalid; ``manage.py check`` lists every problem."""
+
+
+class PluginError(GraphSearchError):
+    """A plugin is missing, unknown, or claims a name another plugin already registered."""
+
+
+class UnknownModelError(GraphSearchError, ValueError):
+    """A model label that is not configured for search."""
+
+
+class InvalidParameterError(GraphSearchError, ValueError):
+    """A search argument is out of range or of the wrong type; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class BackendUnavailable(GraphSearchError):
+    """The vector store or embedder cannot be reached right now (REST answers 503)."""
+
+
+class EmbedderMismatchError(GraphSearchError):
+    """The store holds vectors of another embedder or dimension; rebuild the index."""

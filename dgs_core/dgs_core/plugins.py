@@ -1,0 +1,173 @@
+"""The plugin manager: loads the ``dgs`` entry point group once per process and keeps the name registries.
+
+Core's own implementations (``dgs_core.builtin``) register first under the plugin name ``core``, the
+same name core's distribution declares in the entry point group, so the entry point is not loaded twice.
+Set ``DGS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only core (plus what tests register by hand).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+import pluggy
+
+from dgs_core import hookspecs
+from dgs_core.exceptions import PluginError
+
+ENTRY_POINT_GROUP = "dgs"
+
+#: Backend families with a registration hook: family -> (hook name, the settings key that selects it).
+FAMILIES = {
+    "embedder": ("dgs_register_embedders", 'EMBEDDINGS[<profile>]["BACKEND"]'),
+    "vector_store": ("dgs_register_vector_stores", 'VECTOR_STORE["BACKEND"]'),
+    "reranker": ("dgs_register_rerankers", "reranker"),
+    "memory": ("dgs_register_memories", 'CONVERSATIONAL["MEMORY_BACKEND"]'),
+    "transport": ("dgs_register_transports", 'ASYNC_INDEXING["BACKEND"]'),
+    "stream_format": ("dgs_register_stream_formats", 'STREAMING["FORMAT"]'),
+}
+
+#: Names provided by this monorepo's distributions, so a missing one is reported with its pip command.
+KNOWN_PLUGIN_NAMES = {
+    ("vector_store", "faiss"): "faiss",
+    ("vector_store", "chroma"): "chroma",
+    ("vector_store", "qdrant"): "qdrant",
+    ("vector_store", "pgvector"): "pgvector",
+    ("embedder", "sentence-transformers"): "sentence-transformers",
+    ("embedder", "openai"): "openai",
+    ("embedder", "cohere"): "cohere",
+    ("reranker", "cross-encoder"): "sentence-transformers",
+    ("transport", "celery"): "celery",
+}
+
+
+def install_hint(family: str, name: str) -> Optional[str]:
+    """The pip command that provides ``name``, when it belongs to a known dgs distribution."""
+    extra = KNOWN_PLUGIN_NAMES.get((family, name))
+    return f'pip install "dgs-core[{extra}]"' if extra else None
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    cls: type
+    plugin: str  # pluggy plugin name (the entry point name)
+    distribution: str  # "dgs-faiss 0.1.0", or the plugin name when not from a distribution
+
+
+class PluginRegistry:
+    """Owns a pluggy manager and the name -> class registries built from its registration hooks."""
+
+    def __init__(self, autoload: bool = True, blocked: tuple[str, ...] = ()) -> None:
+        self.pm = pluggy.PluginManager("dgs")
+        self.pm.add_hookspecs(hookspecs)
+        from dgs_core import builtin
+
+        self.pm.register(builtin, name="core")
+        for name in blocked:
+            self.pm.set_blocked(name)
+        if autoload:
+            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        self.pm.check_pending()
+        self._registrations: Optional[dict[str, dict[str, Registration]]] = None
+        self._lock = threading.Lock()
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    def register_plugin(self, plugin: object, name: str) -> None:
+        """Register a plugin object by hand (tests, project-local plugins); resets the registries."""
+        self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self._registrations = None
+
+    def unregister_plugin(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self._registrations = None
+
+    def distribution_of(self, plugin_name: str) -> str:
+        for plugin, dist in self.pm.list_plugin_distinfo():
+            if self.pm.get_name(plugin) == plugin_name:
+                return f"{dist.project_name} {dist.version}"
+        if plugin_name == "core":
+            from dgs_core import __version__
+
+            return f"dgs-core {__version__}"
+        return plugin_name
+
+    def registrations(self) -> dict[str, dict[str, Registration]]:
+        """``{family: {name: Registration}}``; raises :class:`PluginError` for a name claimed twice."""
+        with self._lock:
+            if self._registrations is None:
+                self._registrations = self._collect()
+            return self._registrations
+
+    def _collect(self) -> dict[str, dict[str, Registration]]:
+        result: dict[str, dict[str, Registration]] = {}
+        for family, (hook_name, _setting) in FAMILIES.items():
+            found: dict[str, Registration] = {}
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+
+                def register(name: str, cls: type, _plugin: str = impl.plugin_name) -> None:
+                    if name in found:
+                        first = found[name]
+                        raise PluginError(
+                            f"The {family.replace('_', ' ')} name {name!r} is registered twice: by "
+                            f"{first.distribution} (plugin {first.plugin!r}) and by "
+                            f"{self.distribution_of(_plugin)} (plugin {_plugin!r}). Uninstall one of them, "
+                            f"or block one with DGS_DISABLED_PLUGINS={_plugin}."
+                        )
+                    found[name] = Registration(name, cls, _plugin, self.distribution_of(_plugin))
+
+                impl.function(register=register)
+            result[family] = found
+        return result
+
+    def names(self, family: str) -> list[str]:
+        return sorted(self.registrations()[family])
+
+    def get_class(self, family: str, name: str) -> type:
+        """The class registered as ``name``, or a :class:`PluginError` naming the fix."""
+        registered = self.registrations()[family]
+        if name in registered:
+            cls = registered[name].cls
+            if not getattr(cls, "registered_name", None):
+                cls.registered_name = name
+            return cls
+        setting = FAMILIES[family][1]
+        hint = install_hint(family, name)
+        installed = ", ".join(sorted(registered)) or "none"
+        if hint:
+            raise PluginError(
+                f"{setting} is {name!r}, but the plugin that provides it is not installed. "
+                f"Run: {hint}   (installed {family.replace('_', ' ')} names: {installed})"
+            )
+        raise PluginError(
+            f"{setting} is {name!r}, which no installed plugin registers. "
+            f"Installed {family.replace('_', ' ')} names: {installed}; or give a dotted path to a class."
+        )
+
+
+_registry: Optional[PluginRegistry] = None
+_registry_lock = threading.Lock()
+
+
+def get_registry() -> PluginRegistry:
+    """The process-wide registry; entry points are loaded on the first call only."""
+    global _registry
+    if _registry is None:
+        with _registry_lock:
+            if _registry is None:
+                blocked = os.environ.get("DGS_DISABLED_PLUGINS", "")
+                _registry = PluginRegistry(
+                    autoload=not os.environ.get("DGS_DISABLE_PLUGIN_AUTOLOAD"),
+                    blocked=tuple(n.strip() for n in blocked.split(",") if n.strip() and n.strip() != "core"),
+                )
+    return _registry
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    return get_registry().pm

@@ -1,0 +1,220 @@
+"""The search API: ``search``, ``get_similar`` and the ``Searcher`` behind them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Optional, Union
+
+from django.db import models
+
+from dgs_core import components
+from dgs_core.base import VectorHit, document_id
+from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.exceptions import BackendUnavailable, GraphSearchError, InvalidParameterError, UnknownModelError
+from dgs_core.indexing import build_documents, get_plan, model_config_for
+from dgs_core.pipeline import SearchRequest
+from dgs_core.plugins import get_registry
+
+log = logging.getLogger("dgs_core.search")
+
+_NOT_LOADED = object()
+
+
+class SearchHit:
+    """One result. ``object`` loads the model instance lazily, one query per model for a whole result list."""
+
+    __slots__ = ("model", "pk", "score", "text", "id", "metadata", "_object", "_results")
+
+    def __init__(self, hit: VectorHit, pk: Any, results: SearchResults) -> None:
+        self.id = hit.id
+        self.model = hit.model
+        self.pk = pk
+        self.score = hit.score
+        self.text = hit.text
+        self.metadata = hit.metadata
+        self._object = _NOT_LOADED
+        self._results = results
+
+    @property
+    def object(self) -> Optional[models.Model]:
+        """The instance, or ``None`` if its row was deleted since it was indexed."""
+        if self._object is _NOT_LOADED:
+            self._results.hydrate(self.model)
+        return self._object
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "pk": self.pk, "score": round(self.score, 6), "text": self.text}
+
+    def __repr__(self) -> str:
+        return f"<SearchHit {self.model}:{self.pk} score={self.score:.3f}>"
+
+
+class SearchResults(list):
+    """A list of :class:`SearchHit` that loads their objects with one query per model."""
+
+    def __init__(self, config: GraphSearchConfig, query: str = "") -> None:
+        super().__init__()
+        self.config = config
+        self.query = query
+
+    def hydrate(self, model_label: str) -> None:
+        hits = [h for h in self if h.model == model_label and h._object is _NOT_LOADED]
+        if not hits:
+            return
+        model = model_config_for(model_label, self.config).model
+        found = model._default_manager.in_bulk([h.pk for h in hits])
+        for hit in hits:
+            hit._object = found.get(hit.pk)
+
+
+def _positive_int(name: str, value: Any, maximum: Optional[int] = None, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        else:
+            raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
+                                        f"'{name}' must be a non-negative integer.")
+    if value < minimum:
+        raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
+                                    f"'{name}' must be a non-negative integer.")
+    if maximum is not None and value > maximum:
+        log.warning("'%s' of %d is above the maximum of %d; using %d.", name, value, maximum, maximum)
+        value = maximum
+    return value
+
+
+class Searcher:
+    """Answers queries against the configured models with the shared embedder, store and pipeline."""
+
+    def __init__(self, config: Optional[GraphSearchConfig] = None) -> None:
+        self.config = config or get_config()
+
+    # -- argument validation ----------------------------------------------------------------------
+
+    def resolve_models(self, models: Union[None, str, Sequence[str]]) -> list[str]:
+        """Lower-case labels from a string (comma-separated) or a list; every one must be configured."""
+        if models is None or models == "" or models == []:
+            return [m.model_label for m in self.config.models]
+        if isinstance(models, str):
+            models = [m for m in (p.strip() for p in models.split(",")) if m]
+        elif not (isinstance(models, (list, tuple, set)) and all(isinstance(m, str) for m in models)):
+            raise InvalidParameterError("models", "'models' must be a model label or a list of labels.")
+        labels = []
+        for label in models:
+            if self.config.model_config(label) is None:
+                configured = ", ".join(m.label for m in self.config.models) or "none"
+                raise UnknownModelError(f"'models': {label!r} is not configured for search (configured: {configured}).")
+            labels.append(label.lower())
+        return list(dict.fromkeys(labels))
+
+    def _limit(self, limit: Any) -> int:
+        if limit is None:
+            return self.config.default_results_limit
+        return _positive_int("limit", limit, self.config.max_results_limit)
+
+    @staticmethod
+    def _min_score(min_score: Any) -> Optional[float]:
+        if min_score is None:
+            return None
+        try:
+            value = float(min_score)
+        except (TypeError, ValueError):
+            raise InvalidParameterError("min_score", "'min_score' must be a number between 0 and 1.") from None
+        if isinstance(min_score, bool) or not 0.0 <= value <= 1.0:
+            raise InvalidParameterError("min_score", "'min_score' must be a number between 0 and 1.")
+        return value
+
+    def _query(self, query: Any) -> str:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidParameterError("q", "'q' is required: give the text to search for.")
+        if len(query) > self.config.max_query_length:
+            raise InvalidParameterError(
+                "q", f"'q' is longer than {self.config.max_query_length} characters; shorten the query."
+            )
+        return query.strip()
+
+    # -- search -----------------------------------------------------------------------------------
+
+    def _run(self, request_kwargs: dict[str, Any]) -> list[VectorHit]:
+        try:
+            embedder = components.get_embedder()
+            store = components.get_vector_store()
+            pipeline = get_registry().hook.dgs_search_pipeline(config=self.config)
+            return pipeline.search(SearchRequest(config=self.config, embedder=embedder, store=store, **request_kwargs))
+        except GraphSearchError:
+            raise
+        except Exception as exc:
+            # Engines raise their own error types (connection refused, timeouts, missing files).
+            raise BackendUnavailable(f"The search backend failed: {type(exc).__name__}: {exc}") from exc
+
+    def _results(self, hits: list[VectorHit], query: str) -> SearchResults:
+        results = SearchResults(self.config, query)
+        for hit in hits:
+            pk_field = model_config_for(hit.model, self.config).model._meta.pk
+            try:
+                pk = pk_field.to_python(hit.pk)
+            except Exception:  # a stored pk the field can no longer parse: keep the stored string
+                pk = hit.pk
+            results.append(SearchHit(hit, pk if not hasattr(pk, "hex") else str(pk), results))
+        return results
+
+    def search(
+        self,
+        query: str,
+        models: Union[None, str, Sequence[str]] = None,
+        limit: Optional[int] = None,
+        min_score: Optional[float] = None,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Hits for ``query``, best first."""
+        query = self._query(query)
+        labels = self.resolve_models(models)
+        limit = self._limit(limit)
+        offset = _positive_int("offset", offset, minimum=0)
+        min_score = self._min_score(min_score)
+        hits = self._run({"query": query, "k": offset + limit, "models": labels, "min_score": min_score})
+        return self._results(hits[offset : offset + limit], query)
+
+    def similar(
+        self, instance: models.Model, limit: Optional[int] = None, models: Union[None, str, Sequence[str]] = None
+    ) -> SearchResults:
+        """Nearest neighbours of ``instance`` (default: of its own model), never the instance itself.
+
+        Reuses the stored vector; an instance that is not indexed yet is embedded on the fly.
+        """
+        model_config = model_config_for(instance, self.config)
+        limit = self._limit(limit)
+        labels = self.resolve_models(models) if models else [model_config.model_label]
+        own_id = document_id(model_config.model_label, instance.pk)
+        try:
+            vector = components.get_vector_store().get_vectors([own_id]).get(own_id)
+        except Exception as exc:
+            raise BackendUnavailable(f"The vector store failed: {type(exc).__name__}: {exc}") from exc
+        query = ""
+        if vector is None:
+            plan = get_plan(model_config)
+            documents = build_documents(plan, list(plan.queryset().filter(pk=instance.pk)), self.config)
+            query = documents[0].text if documents and documents[0].text else str(instance)
+            try:
+                vector = components.get_embedder().embed_documents([query])[0]
+            except Exception as exc:
+                raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
+        hits = self._run({"query": query, "k": limit + 1, "models": labels, "min_score": None, "vector": vector})
+        return self._results([h for h in hits if h.id != own_id][:limit], query)
+
+
+def search(
+    query: str,
+    models: Union[None, str, Sequence[str]] = None,
+    limit: Optional[int] = None,
+    min_score: Optional[float] = None,
+    offset: int = 0,
+) -> SearchResults:
+    """Search the configured models for ``query``; see :meth:`Searcher.search`."""
+    return Searcher().search(query, models=models, limit=limit, min_score=min_score, offset=offset)
+
+
+def get_similar(instance: models.Model, limit: Optional[int] = None, models=None) -> SearchResults:
+    """Objects most like ``instance``; see :meth:`Searcher.similar`."""
+    return Searcher().similar(instance, limit=limit, models=models)
