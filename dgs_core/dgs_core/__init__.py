@@ -27,7 +27,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from dgs_core.indexing import delete, index, reindex_queryset
-    from dgs_core.searching import SearchHit, Searcher, get_similar, search
+    from dgs_core.searching import Searcher, SearchHit, get_similar, search
 
 
 def __getattr__(name: str) -> Any:

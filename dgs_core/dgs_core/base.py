@@ -167,7 +167,7 @@ class VectorStore(ABC):
         """``{"embedder": id, "dimension": n}`` recorded by the first write, or ``None``."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook; most stores hold nothing to release
         """Release connections and file handles."""
 
 

@@ -33,7 +33,8 @@ def _model_problems(config) -> list[Problem]:
             known = [m._meta.label for m in apps.get_models() if m._meta.app_label == app_label]
             problems.append(Problem(
                 "dgs.E003", f"GRAPH_SEARCH['MODELS'] names {entry.label!r}, which is not an installed model.",
-                f"Use 'app_label.ModelName'; models of {app_label!r}: {', '.join(known) or 'none (is the app installed?)'}.",
+                f"Use 'app_label.ModelName'; models of {app_label!r}: "
+                f"{', '.join(known) or 'none (is the app installed?)'}.",
             ))
             continue
         paths = list(entry.fields) + list(entry.weight_fields) + list(entry.filter_fields)
@@ -83,7 +84,8 @@ def _backend_problems(config) -> list[Problem]:
             problems.append(Problem(code, f"{where}: {exc}"))
             continue
         if family == "embedder":
-            problems += [Problem("dgs.E009", f"{where}: {msg}") for msg in cls.check_options(cfg.model_name, cfg.options)]
+            rejected = cls.check_options(cfg.model_name, cfg.options)
+            problems += [Problem("dgs.E009", f"{where}: {msg}") for msg in rejected]
     return problems
 
 

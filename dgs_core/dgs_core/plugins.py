@@ -110,21 +110,25 @@ class PluginRegistry:
         for family, (hook_name, _setting) in FAMILIES.items():
             found: dict[str, Registration] = {}
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-
-                def register(name: str, cls: type, _plugin: str = impl.plugin_name) -> None:
-                    if name in found:
-                        first = found[name]
-                        raise PluginError(
-                            f"The {family.replace('_', ' ')} name {name!r} is registered twice: by "
-                            f"{first.distribution} (plugin {first.plugin!r}) and by "
-                            f"{self.distribution_of(_plugin)} (plugin {_plugin!r}). Uninstall one of them, "
-                            f"or block one with DGS_DISABLED_PLUGINS={_plugin}."
-                        )
-                    found[name] = Registration(name, cls, _plugin, self.distribution_of(_plugin))
-
-                impl.function(register=register)
+                impl.function(register=self._register_callback(family, found, impl.plugin_name))
             result[family] = found
         return result
+
+    def _register_callback(self, family: str, found: dict[str, Registration], plugin: str):
+        """The ``register(name, cls)`` handed to one plugin's registration hook."""
+
+        def register(name: str, cls: type) -> None:
+            if name in found:
+                first = found[name]
+                raise PluginError(
+                    f"The {family.replace('_', ' ')} name {name!r} is registered twice: by "
+                    f"{first.distribution} (plugin {first.plugin!r}) and by "
+                    f"{self.distribution_of(plugin)} (plugin {plugin!r}). Uninstall one of them, "
+                    f"or block one with DGS_DISABLED_PLUGINS={plugin}."
+                )
+            found[name] = Registration(name, cls, plugin, self.distribution_of(plugin))
+
+        return register
 
     def names(self, family: str) -> list[str]:
         return sorted(self.registrations()[family])

@@ -100,7 +100,9 @@ def resolve_path(model: type[models.Model], path: str) -> FieldPath:
                     f"{path!r}: {current._meta.label}.{name} is not a relation, so nothing can follow it."
                 )
             if is_secret(field.name):
-                raise FieldPathError(f"{path!r}: {current._meta.label}.{name} looks like a secret and is never indexed.")
+                raise FieldPathError(
+                    f"{path!r}: {current._meta.label}.{name} looks like a secret and is never indexed."
+                )
             return FieldPath(path, tuple(steps), field)
         steps.append(step)
         current = step.related_model
@@ -151,8 +153,11 @@ def discover_paths(model: type[models.Model], depth: int) -> list[str]:
                 if not field.is_relation or field.related_model is None:
                     continue
                 target = field.related_model
-                if (target in route or target in through or target._meta.app_label in DISCOVERY_EXCLUDED_APPS
-                        or target._meta.label_lower == user_model):
+                # Cycle guard: never re-enter a model on the route (siblings, back-links), except a forward
+                # link to the same model such as ``parent``, which depth bounds.
+                self_link = target is current and field.concrete and not field.many_to_many
+                if ((target in route and not self_link) or target in through
+                        or target._meta.app_label in DISCOVERY_EXCLUDED_APPS or target._meta.label_lower == user_model):
                     continue
                 step_prefix = f"{prefix}{field.name}{LOOKUP_SEP}"  # reverse relations: the query name
                 paths.extend(step_prefix + f for f in own_text_fields(target))
@@ -211,11 +216,12 @@ class TraversalPlan:
         last_pk = None
         while True:
             page = qs if last_pk is None else qs.filter(pk__gt=last_pk)
-            batch = list(page[:batch_size])
-            if not batch:
-                return
-            yield batch
-            if len(batch) < batch_size:
+            # One row more than the batch tells whether another page exists without an extra query.
+            rows = list(page[: batch_size + 1])
+            batch = rows[:batch_size]
+            if batch:
+                yield batch
+            if len(rows) <= batch_size:
                 return
             last_pk = batch[-1].pk
 

@@ -1,0 +1,59 @@
+from django.core.management import BaseCommand, CommandError
+from tqdm import tqdm
+
+from dgs_core.exceptions import GraphSearchError
+from dgs_core.indexing import Indexer, IndexStats
+
+from ._util import format_table, selected_models
+
+
+class Command(BaseCommand):
+    help = (
+        "Index the configured models. Unchanged objects (same text, same embedder) are skipped without "
+        "embedding, so an interrupted build resumes where it stopped; vectors of deleted rows are pruned."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", action="append", metavar="app.Model",
+                            help="Index only this model (repeatable). Default: every configured model.")
+        parser.add_argument("--batch-size", type=int, default=None, metavar="N",
+                            help="Rows read, embedded and stored per batch (default: 1000).")
+        parser.add_argument("--force", action="store_true", help="Re-embed every object, changed or not.")
+        parser.add_argument("--no-progress", action="store_true", help="Do not draw progress bars.")
+
+    def handle(self, *args, **options):
+        batch_size = options["batch_size"]
+        if batch_size is not None and batch_size < 1:
+            raise CommandError("--batch-size must be a positive integer.")
+        models = selected_models(options["model"])
+        if not models:
+            raise CommandError("GRAPH_SEARCH['MODELS'] is empty: configure at least one model to index.")
+        try:
+            indexer = Indexer()
+        except GraphSearchError as exc:
+            raise CommandError(str(exc)) from exc
+        rows, total = [], IndexStats()
+        for model_config in models:
+            rows_in_db = model_config.model._default_manager.count()
+            with tqdm(total=rows_in_db, desc=model_config.label, unit="obj", disable=options["no_progress"],
+                      file=self.stderr._out, leave=True) as bar:
+                stats = indexer.index_queryset(
+                    model_config, batch_size=batch_size, force=options["force"],
+                    on_batch=lambda n, s, bar=bar: (bar.update(n), bar.set_postfix(failed=s.failed)),
+                )
+            stats.pruned = indexer.prune(model_config)
+            total.add(stats)
+            rows.append([model_config.label, stats.indexed, stats.skipped, stats.failed, stats.pruned,
+                         stats.over_window])
+        headers = ["model", "indexed", "skipped (unchanged)", "failed", "pruned (deleted rows)", "over window"]
+        rows.append(["total", total.indexed, total.skipped, total.failed, total.pruned, total.over_window])
+        self.stdout.write(format_table(headers, rows))
+        if total.over_window:
+            self.stdout.write(
+                f"{total.over_window} documents are longer than {indexer.embedder.id} reads "
+                f"({indexer.embedder.max_input_tokens} tokens): their full text is stored and returned, and the "
+                "embedding covers their beginning. Highest-weighted fields come first; see weight_fields."
+            )
+        if total.failed:
+            sample = ", ".join(total.failed_ids[:10])
+            raise CommandError(f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run again.")

@@ -1,0 +1,34 @@
+from django.core.management import BaseCommand, CommandError
+
+from dgs_core import components
+from dgs_core.exceptions import GraphSearchError
+
+from ._util import format_table, selected_models
+
+
+def coverage(model_config, store) -> dict[str, int]:
+    """Rows in the database, vectors in the store, rows without a vector and vectors without a row."""
+    stored = {doc_id.split(":", 1)[1] for doc_id in store.iter_ids([model_config.model_label])}
+    rows = {str(pk) for pk in model_config.model._default_manager.values_list("pk", flat=True).iterator()}
+    return {"rows": len(rows), "vectors": len(stored), "missing": len(rows - stored), "stale": len(stored - rows)}
+
+
+class Command(BaseCommand):
+    help = "Per configured model: rows in the database, vectors in the store, missing and stale vectors."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", action="append", metavar="app.Model", help="Only this model (repeatable).")
+
+    def handle(self, *args, **options):
+        models = selected_models(options["model"])
+        try:
+            store = components.get_vector_store()
+            table = []
+            for model_config in models:
+                c = coverage(model_config, store)
+                table.append([model_config.label, c["rows"], c["vectors"], c["missing"], c["stale"]])
+        except GraphSearchError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(format_table(["model", "rows in DB", "vectors in store", "missing", "stale"], table))
+        if any(row[3] or row[4] for row in table):
+            self.stdout.write("Run `manage.py build_search_index` to index missing rows and prune stale vectors.")

@@ -1,0 +1,63 @@
+"""Every GRAPH_SEARCH mistake surfaces in `manage.py check` with an id, the key and the fix."""
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+BASE = {"VECTOR_STORE": {"BACKEND": "memory"}, "EMBEDDINGS": {"default": {"BACKEND": "hashing"}}}
+
+
+def dgs_messages(**graph_search):
+    with override_settings(GRAPH_SEARCH={**BASE, **graph_search}):
+        return [m for m in checks.run_checks() if m.id.startswith("dgs.")]
+
+
+def test_valid_configuration_has_no_messages():
+    assert dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name", "tags__name"]}]) == []
+
+
+def test_unknown_model_lists_the_apps_models():
+    (msg,) = dgs_messages(MODELS=[{"model": "shop.Prodct", "fields": ["name"]}])
+    assert msg.id == "dgs.E003" and "shop.Prodct" in msg.msg and "shop.Product" in msg.hint
+
+
+def test_unknown_field_path_names_the_part():
+    (msg,) = dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name", "brand__nmae"]}])
+    assert msg.id == "dgs.E005" and "brand__nmae" in msg.msg and "'nmae'" in msg.msg and "description" in msg.msg
+
+
+def test_weight_and_filter_fields_are_checked_too():
+    messages = dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name"], "weight_fields": {"nam": 2.0}}])
+    assert [m.id for m in messages] == ["dgs.E005"]
+
+
+def test_missing_known_plugin_gives_the_pip_command():
+    (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "chroma"})
+    assert msg.id == "dgs.E006"
+    assert 'pip install "dgs-core[chroma]"' in msg.msg and "memory" in msg.msg
+
+
+def test_unknown_plugin_name_lists_installed_names():
+    (msg,) = dgs_messages(EMBEDDINGS={"default": {"BACKEND": "word2vec"}})
+    assert msg.id == "dgs.E007" and "'word2vec'" in msg.msg and "hashing" in msg.msg
+
+
+def test_dotted_path_must_import_and_subclass_the_base():
+    (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "tests.shop.models.Product"})
+    assert msg.id == "dgs.E007" and "subclass" in msg.msg
+    (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "nowhere.Store"})
+    assert msg.id == "dgs.E007" and "cannot be imported" in msg.msg
+    assert dgs_messages(VECTOR_STORE={"BACKEND": "dgs_core.builtin_backends.MemoryVectorStore"}) == []
+
+
+def test_wrong_types_surface_in_manage_py_check():
+    with override_settings(GRAPH_SEARCH={**BASE, "DEFAULT_RESULTS_LIMIT": "20"}):
+        with pytest.raises(SystemCheckError, match=r"dgs.E002.*DEFAULT_RESULTS_LIMIT"):
+            call_command("check")
+
+
+def test_legacy_path_of_a_missing_plugin_warns_and_errors_helpfully():
+    messages = dgs_messages(VECTOR_STORE={"BACKEND": "django_graph_search.backends.QdrantBackend"})
+    assert sorted(m.id for m in messages) == ["dgs.E006", "dgs.W002"]
