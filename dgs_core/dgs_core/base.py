@@ -9,11 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
 from dgs_core.exceptions import BackendUnavailable
+
+if TYPE_CHECKING:
+    from dgs_core.filters import Condition
 
 
 @dataclass
@@ -135,9 +138,19 @@ class VectorStore(ABC):
 
     @abstractmethod
     def search(
-        self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
     ) -> list[VectorHit]:
-        """The ``k`` nearest documents, best first, restricted to ``models`` (lower-case labels)."""
+        """The ``k`` nearest documents, best first, restricted to ``models`` (lower-case labels).
+
+        ``filters`` (only passed to stores declaring the ``"filters"`` capability) must be applied inside
+        the engine, so ``k`` hits come back whenever ``k`` matching documents exist; the semantics are
+        those of :func:`dgs_core.filters.matches` over the document metadata.
+        """
 
     @abstractmethod
     def delete(self, ids: Sequence[str]) -> None:
@@ -164,8 +177,16 @@ class VectorStore(ABC):
         self.delete(list(self.iter_ids(models)))
 
     def embedder_info(self) -> Optional[dict[str, Any]]:
-        """``{"embedder": id, "dimension": n}`` recorded by the first write, or ``None``."""
+        """``{"embedder": id, "dimension": n}`` saved by :meth:`record_embedder`, or ``None`` when empty."""
         return None
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:  # noqa: B027 - stores override
+        """Save which embedder fills this collection; core calls it before the first write so that
+        indexing or searching with another embedder fails clearly instead of returning garbage scores."""
+
+    def drop(self) -> None:
+        """Delete the collection and everything it stored (used for the old collection after a rebuild)."""
+        self.clear()
 
     def close(self) -> None:  # noqa: B027 - optional hook; most stores hold nothing to release
         """Release connections and file handles."""

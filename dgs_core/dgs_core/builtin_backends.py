@@ -25,6 +25,7 @@ from dgs_core.base import (
     cosine_to_score,
     normalize_rows,
 )
+from dgs_core.filters import Condition, matches
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -58,70 +59,111 @@ class HashingEmbedder(Embedder):
         return len(WORD.findall(text))
 
 
-class MemoryVectorStore(VectorStore):
-    capabilities = frozenset()
+class _MemorySpace:
+    """The data of one in-memory collection, shared by every store instance that names it."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self) -> None:
+        self.docs: dict[str, StoredDocument] = {}
+        self.embedder_info: Optional[dict[str, Any]] = None
+        self.matrix: Optional[tuple[list[str], np.ndarray]] = None
+        self.lock = threading.RLock()
+
+
+class MemoryVectorStore(VectorStore):
+    """Options: ``location`` (default ``"default"``) names the data, like Django's locmem cache, so
+    instances rebuilt after a settings change in the same process see the same vectors."""
+
+    capabilities = frozenset({"filters"})
+    _spaces: dict[tuple[str, str], _MemorySpace] = {}
+    _spaces_lock = threading.Lock()
+
+    def __init__(self, location: str = "default", collection: str = "", **options: Any) -> None:
         super().__init__(**options)
-        self._docs: dict[str, StoredDocument] = {}
-        self._matrix: Optional[tuple[list[str], np.ndarray]] = None
-        self._lock = threading.RLock()
+        with self._spaces_lock:
+            self._space = self._spaces.setdefault((location, collection), _MemorySpace())
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Drop every in-memory collection of the process (tests start from nothing)."""
+        with cls._spaces_lock:
+            cls._spaces.clear()
 
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
-        with self._lock:
+        space = self._space
+        with space.lock:
             for doc in documents:
                 doc.vector = normalize_rows(doc.vector)[0]
-                self._docs[doc.id] = doc
-            self._matrix = None
+                space.docs[doc.id] = doc
+            space.matrix = None
 
     def _snapshot(self) -> tuple[list[str], np.ndarray]:
-        with self._lock:
-            if self._matrix is None:
-                ids = list(self._docs)
-                dim = len(next(iter(self._docs.values())).vector) if ids else 0
-                matrix = np.stack([self._docs[i].vector for i in ids]) if ids else np.zeros((0, dim), np.float32)
-                self._matrix = (ids, matrix)
-            return self._matrix
+        space = self._space
+        with space.lock:
+            if space.matrix is None:
+                ids = list(space.docs)
+                dim = len(next(iter(space.docs.values())).vector) if ids else 0
+                matrix = np.stack([space.docs[i].vector for i in ids]) if ids else np.zeros((0, dim), np.float32)
+                space.matrix = (ids, matrix)
+            return space.matrix
 
-    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         ids, matrix = self._snapshot()
         if not ids:
             return []
+        docs = self._space.docs
         sims = matrix @ normalize_rows(vector)[0]
-        if models:
-            wanted = {m.lower() for m in models}
-            mask = np.array([self._docs[i].model in wanted for i in ids])
+        if models or filters:
+            wanted = {m.lower() for m in models} if models else None
+            mask = np.array([(wanted is None or docs[i].model in wanted)
+                             and (not filters or matches(docs[i].metadata, filters)) for i in ids])
             sims = np.where(mask, sims, -np.inf)
         order = np.argsort(-sims)[:k]
         hits = []
         for row in order:
             if not np.isfinite(sims[row]):
                 break
-            doc = self._docs[ids[row]]
+            doc = docs[ids[row]]
             hits.append(VectorHit(doc.id, doc.model, doc.pk, float(cosine_to_score(sims[row])), doc.text,
                                   dict(doc.metadata)))
         return hits
 
     def delete(self, ids: Sequence[str]) -> None:
-        with self._lock:
+        space = self._space
+        with space.lock:
             for doc_id in ids:
-                self._docs.pop(doc_id, None)
-            self._matrix = None
+                space.docs.pop(doc_id, None)
+            space.matrix = None
 
     def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
         wanted = {m.lower() for m in models} if models else None
-        with self._lock:
-            ids = [i for i, d in self._docs.items() if wanted is None or d.model in wanted]
+        with self._space.lock:
+            ids = [i for i, d in self._space.docs.items() if wanted is None or d.model in wanted]
         return iter(ids)
 
     def count(self, models: Optional[Sequence[str]] = None) -> int:
         return sum(1 for _ in self.iter_ids(models))
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        return {i: self._docs[i].content_hash for i in ids if i in self._docs}
+        docs = self._space.docs
+        return {i: docs[i].content_hash for i in ids if i in docs}
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return {i: self._docs[i].vector for i in ids if i in self._docs}
+        docs = self._space.docs
+        return {i: docs[i].vector for i in ids if i in docs}
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        return self._space.embedder_info
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        self._space.embedder_info = {"embedder": embedder_id, "dimension": dimension}
+
+    def drop(self) -> None:
+        space = self._space
+        with space.lock:
+            space.docs.clear()
+            space.embedder_info = None
+            space.matrix = None
 
 
 class SyncTransport(Transport):

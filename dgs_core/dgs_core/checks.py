@@ -3,7 +3,8 @@
 Ids: E001 not a dict · E002 wrong type or value · E003 unknown or duplicate model · E004 unknown
 embedding profile · E005 unknown field path · E006 plugin not installed · E007 unknown backend name or
 class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
-W001 unknown key · W002 deprecated backend path.
+W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
+another embedder.
 """
 
 from __future__ import annotations
@@ -89,10 +90,31 @@ def _backend_problems(config) -> list[Problem]:
     return problems
 
 
+def _store_problems(config) -> list[Problem]:
+    """Warn when the store was filled by another embedder than the configured one (no model is loaded)."""
+    from dgs_core import components
+
+    try:
+        store = components.get_vector_store()
+        embedder = components.get_embedder()
+        info = store.embedder_info()
+    except Exception:  # an unreachable store is a runtime condition (503), not a settings mistake
+        return []
+    if info and info.get("embedder") != embedder.id:
+        return [Problem(
+            "dgs.W004", f"The vector store holds vectors of {info.get('embedder')!r}, but the default embedding "
+            f"profile is {embedder.id!r}; searches will fail until the index is rebuilt.",
+            "Run `manage.py build_search_index --rebuild`, or switch GRAPH_SEARCH['EMBEDDINGS'] back.",
+        )]
+    return []
+
+
 @checks.register("dgs")
 def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     config, problems = get_config_and_problems()
     problems = list(problems)
     problems += _model_problems(config)
     problems += _backend_problems(config)
+    if not any(p.is_error for p in problems):
+        problems += _store_problems(config)
     return [_message(p) for p in problems]

@@ -11,7 +11,8 @@ from django.utils.module_loading import import_string
 
 from dgs_core.base import Embedder, VectorStore
 from dgs_core.conf import BackendConfig, get_config
-from dgs_core.exceptions import ConfigurationError, PluginError
+from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError, PluginError
+from dgs_core.generations import GenerationRouter
 from dgs_core.plugins import get_registry
 
 _lock = threading.RLock()
@@ -28,7 +29,7 @@ def resolve_class(family: str, backend: str, base: type) -> type:
             cls = import_string(backend)
         except ImportError as exc:
             raise PluginError(f"BACKEND {backend!r} cannot be imported: {exc}") from exc
-        if not getattr(cls, "registered_name", None):
+        if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
             cls.registered_name = backend
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PluginError(f"BACKEND {backend!r} is not a subclass of {base.__module__}.{base.__name__}.")
@@ -58,10 +59,67 @@ def get_embedder(profile: Optional[str] = None) -> Embedder:
     return shared(("embedder", profile), lambda: build_embedder(config.embeddings[profile]))
 
 
-def get_vector_store() -> VectorStore:
-    """The shared vector store."""
+def get_vector_store() -> GenerationRouter:
+    """The shared vector store: a router over the live collection (see :mod:`dgs_core.generations`)."""
     config = get_config()
-    return shared("store", lambda: build_vector_store(config.vector_store))
+    return shared("store", lambda: GenerationRouter(config.vector_store))
+
+
+def _mismatch(info: dict[str, Any], embedder: Embedder) -> EmbedderMismatchError:
+    return EmbedderMismatchError(
+        f"The vector store holds vectors of {info.get('embedder')!r} ({info.get('dimension')} dimensions), "
+        f"but GRAPH_SEARCH embeds with {embedder.id!r} ({embedder.dimension} dimensions). Rebuild the index "
+        "with `manage.py build_search_index --rebuild` (or clear it), or switch the embedder back."
+    )
+
+
+def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = False) -> None:
+    """Refuse to mix vector spaces: the store must hold vectors of ``embedder`` (same id and dimension).
+
+    An empty collection records the embedder on its first write. Checked once per process, pair and
+    generation state.
+    """
+    state = store.state() if isinstance(store, GenerationRouter) else None
+    key = ("embedder-checked", id(store), embedder.id, writing, state)
+    if key in _instances:
+        return
+    if writing and isinstance(store, GenerationRouter):
+        if not store.prepare_writes(embedder.id, embedder.dimension):
+            raise _mismatch(store.embedder_info() or {}, embedder)
+    else:
+        info = store.embedder_info()
+        if info is None and writing:
+            store.record_embedder(embedder.id, embedder.dimension)
+        elif info is not None and (info.get("embedder") != embedder.id or info.get("dimension") != embedder.dimension):
+            raise _mismatch(info, embedder)
+    with _lock:
+        _instances[key] = True
+
+
+def get_search_embedder(store: VectorStore) -> Embedder:
+    """The embedder for queries against ``store``'s live collection.
+
+    Normally the default profile's. While a rebuild switches embedders, the live collection still
+    holds the previous embedder's vectors: it is searched with that embedder, recorded when the
+    collection went live, so searches keep answering until the switch.
+    """
+    embedder = get_embedder()
+    if isinstance(store, GenerationRouter):
+        info = store.embedder_info()
+        recorded = store.live_embedder_config()
+        if info and info.get("embedder") != embedder.id and recorded.get("id") == info.get("embedder"):
+            cfg = BackendConfig(recorded["backend"], recorded.get("options", {}), recorded.get("model_name"))
+            embedder = shared(("live-embedder", recorded["id"]), lambda: build_embedder(cfg))
+    check_embedder(store, embedder)
+    return embedder
+
+
+def embedder_config(profile: Optional[str] = None) -> dict[str, Any]:
+    """The default (or named) embedding profile as recorded with a collection that goes live."""
+    config = get_config()
+    cfg = config.embeddings[profile or config.default_embedding]
+    return {"id": get_embedder(profile).id, "backend": cfg.backend, "model_name": cfg.model_name,
+            "options": cfg.options}
 
 
 def shared(key: Any, factory: Callable[[], Any]) -> Any:

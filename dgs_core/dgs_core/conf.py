@@ -302,10 +302,6 @@ class _Parser:
         # Profile keys besides BACKEND/MODEL_NAME/OPTIONS (e.g. DIMENSIONS, BASE_URL) are options too.
         extra = {k: v for k, v in raw.items() if k not in {"BACKEND", "OPTIONS", "MODEL_NAME"}}
         options = {str(k).lower(): v for k, v in {**extra, **options}.items()}
-        model_name = raw.get("MODEL_NAME", default_model)
-        if model_name is not None and not isinstance(model_name, str):
-            self.error("002", f"{where}['MODEL_NAME'] must be a string.")
-            model_name = default_model
         legacy = None
         if backend in LEGACY_BACKENDS:
             legacy, backend = backend, LEGACY_BACKENDS[backend]
@@ -313,6 +309,11 @@ class _Parser:
                       f"It works as an alias; replace it with {backend!r}.")
             warnings.warn(f"{where}['BACKEND'] = {legacy!r} is deprecated; use {backend!r}.",
                           DeprecationWarning, stacklevel=2)
+        # The default model belongs to the default backend; other embedders choose their own.
+        model_name = raw.get("MODEL_NAME", default_model if backend == "sentence-transformers" else None)
+        if model_name is not None and not isinstance(model_name, str):
+            self.error("002", f"{where}['MODEL_NAME'] must be a string.")
+            model_name = default_model
         return BackendConfig(backend, options, model_name, legacy)
 
     def model_entry(self, index: int, raw: Any) -> Optional[ModelConfig]:

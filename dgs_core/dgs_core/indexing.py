@@ -10,10 +10,10 @@ from typing import Any, Optional
 from django.db import models
 
 from dgs_core import components
-from dgs_core.base import StoredDocument, document_id
+from dgs_core.base import StoredDocument, VectorStore, document_id
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
 from dgs_core.documents import Document
-from dgs_core.exceptions import UnknownModelError
+from dgs_core.exceptions import EmbedderMismatchError, UnknownModelError
 from dgs_core.plugins import get_registry
 from dgs_core.traversal import TraversalPlan
 
@@ -71,7 +71,7 @@ def build_documents(
         label = plan.model_config.model_label
         documents.append(
             Document(document_id(label, instance.pk), label, str(instance.pk), text or "", sections,
-                     {"model": label, "pk": str(instance.pk)})
+                     {**plan.filter_values(instance), "model": label, "pk": str(instance.pk)})
         )
     return documents
 
@@ -79,14 +79,16 @@ def build_documents(
 class Indexer:
     """Indexes querysets of one configuration with the shared embedder and store."""
 
-    def __init__(self, config: Optional[GraphSearchConfig] = None) -> None:
+    def __init__(self, config: Optional[GraphSearchConfig] = None, store: Optional[VectorStore] = None) -> None:
         self.config = config or get_config()
         self.embedder = components.get_embedder()
-        self.store = components.get_vector_store()
+        self.store = store or components.get_vector_store()
 
     def index_documents(self, documents: Sequence[Document], force: bool = False) -> IndexStats:
         """Embed and store the documents whose text changed (all of them with ``force``)."""
         stats = IndexStats()
+        if documents:
+            components.check_embedder(self.store, self.embedder, writing=True)
         empty = [d.id for d in documents if not d.text.strip()]
         if empty:  # nothing to search for: make sure no old vector lingers either
             self.store.delete(empty)
@@ -110,6 +112,8 @@ class Indexer:
         try:
             self._embed_and_store(documents, hashes)
             stats.indexed = len(documents)
+        except EmbedderMismatchError:
+            raise  # a configuration problem, not a bad row: retrying documents one by one cannot help
         except Exception:
             if len(documents) == 1:
                 log.exception("Indexing %s failed", documents[0].id)

@@ -9,6 +9,7 @@ import numpy as np
 
 from dgs_core.base import Embedder, VectorHit, VectorStore
 from dgs_core.conf import GraphSearchConfig
+from dgs_core.filters import Condition
 
 
 @dataclass
@@ -23,6 +24,7 @@ class SearchRequest:
     embedder: Embedder
     store: VectorStore
     vector: Optional[np.ndarray] = None
+    filters: Optional[list[Condition]] = None
 
 
 class SearchPipeline(Protocol):
@@ -35,7 +37,10 @@ class VectorSearchPipeline:
 
     def search(self, request: SearchRequest) -> list[VectorHit]:
         vector = request.vector if request.vector is not None else request.embedder.embed_query(request.query)
-        hits = request.store.search(vector, request.k, models=request.models)
+        if request.filters:
+            hits = request.store.search(vector, request.k, models=request.models, filters=request.filters)
+        else:
+            hits = request.store.search(vector, request.k, models=request.models)
         if request.min_score is not None:
             hits = [h for h in hits if h.score >= request.min_score]
         return hits

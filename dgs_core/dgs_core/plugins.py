@@ -138,7 +138,7 @@ class PluginRegistry:
         registered = self.registrations()[family]
         if name in registered:
             cls = registered[name].cls
-            if not getattr(cls, "registered_name", None):
+            if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
                 cls.registered_name = name
             return cls
         setting = FAMILIES[family][1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
 from django.db import models
@@ -12,9 +12,11 @@ from dgs_core import components
 from dgs_core.base import VectorHit, document_id
 from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, GraphSearchError, InvalidParameterError, UnknownModelError
+from dgs_core.filters import Condition, parse_filters
 from dgs_core.indexing import build_documents, get_plan, model_config_for
 from dgs_core.pipeline import SearchRequest
 from dgs_core.plugins import get_registry
+from dgs_core.visibility import visible_hits
 
 log = logging.getLogger("dgs_core.search")
 
@@ -125,6 +127,15 @@ class Searcher:
             raise InvalidParameterError("min_score", "'min_score' must be a number between 0 and 1.")
         return value
 
+    def _filters(self, filters: Mapping[str, Any], labels: list[str]) -> tuple[list[Condition], list[str]]:
+        conditions, searchable = parse_filters(filters, [self.config.model_config(label) for label in labels])
+        store = components.get_vector_store()
+        if "filters" not in store.capabilities:
+            raise InvalidParameterError(
+                "filters", f"The vector store {type(store).__name__} cannot filter; choose a store that can."
+            )
+        return conditions, [m.model_label for m in searchable]
+
     def _query(self, query: Any) -> str:
         if not isinstance(query, str) or not query.strip():
             raise InvalidParameterError("q", "'q' is required: give the text to search for.")
@@ -138,8 +149,8 @@ class Searcher:
 
     def _run(self, request_kwargs: dict[str, Any]) -> list[VectorHit]:
         try:
-            embedder = components.get_embedder()
             store = components.get_vector_store()
+            embedder = components.get_search_embedder(store)
             pipeline = get_registry().hook.dgs_search_pipeline(config=self.config)
             return pipeline.search(SearchRequest(config=self.config, embedder=embedder, store=store, **request_kwargs))
         except GraphSearchError:
@@ -166,22 +177,38 @@ class Searcher:
         limit: Optional[int] = None,
         min_score: Optional[float] = None,
         offset: int = 0,
+        filters: Optional[Mapping[str, Any]] = None,
+        request: Any = None,
     ) -> SearchResults:
-        """Hits for ``query``, best first."""
+        """Hits for ``query``, best first; ``filters`` use Django-style lookups on declared ``filter_fields``.
+
+        With ``request``, each model's ``search_queryset`` hook hides the rows that request may not see.
+        """
         query = self._query(query)
         labels = self.resolve_models(models)
         limit = self._limit(limit)
         offset = _positive_int("offset", offset, minimum=0)
         min_score = self._min_score(min_score)
-        hits = self._run({"query": query, "k": offset + limit, "models": labels, "min_score": min_score})
+        conditions = None
+        if filters:
+            conditions, labels = self._filters(filters, labels)
+            if not labels:  # no searched model declares all the filtered fields together
+                return SearchResults(self.config, query)
+        base = {"query": query, "models": labels, "min_score": min_score, "filters": conditions}
+        hits = visible_hits(lambda k: self._run({**base, "k": k}), offset + limit, request, self.config)
         return self._results(hits[offset : offset + limit], query)
 
     def similar(
-        self, instance: models.Model, limit: Optional[int] = None, models: Union[None, str, Sequence[str]] = None
+        self,
+        instance: models.Model,
+        limit: Optional[int] = None,
+        models: Union[None, str, Sequence[str]] = None,
+        request: Any = None,
     ) -> SearchResults:
         """Nearest neighbours of ``instance`` (default: of its own model), never the instance itself.
 
-        Reuses the stored vector; an instance that is not indexed yet is embedded on the fly.
+        Reuses the stored vector; an instance that is not indexed yet is embedded on the fly. With
+        ``request``, each model's ``search_queryset`` hook hides the rows that request may not see.
         """
         model_config = model_config_for(instance, self.config)
         limit = self._limit(limit)
@@ -197,11 +224,13 @@ class Searcher:
             documents = build_documents(plan, list(plan.queryset().filter(pk=instance.pk)), self.config)
             query = documents[0].text if documents and documents[0].text else str(instance)
             try:
-                vector = components.get_embedder().embed_documents([query])[0]
+                store = components.get_vector_store()
+                vector = components.get_search_embedder(store).embed_documents([query])[0]
             except Exception as exc:
                 raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
-        hits = self._run({"query": query, "k": limit + 1, "models": labels, "min_score": None, "vector": vector})
-        return self._results([h for h in hits if h.id != own_id][:limit], query)
+        base = {"query": query, "models": labels, "min_score": None, "vector": vector}
+        hits = visible_hits(lambda k: self._run({**base, "k": k}), limit, request, self.config, exclude_id=own_id)
+        return self._results(hits, query)
 
 
 def search(
@@ -210,11 +239,14 @@ def search(
     limit: Optional[int] = None,
     min_score: Optional[float] = None,
     offset: int = 0,
+    filters: Optional[Mapping[str, Any]] = None,
+    request: Any = None,
 ) -> SearchResults:
     """Search the configured models for ``query``; see :meth:`Searcher.search`."""
-    return Searcher().search(query, models=models, limit=limit, min_score=min_score, offset=offset)
+    return Searcher().search(query, models=models, limit=limit, min_score=min_score, offset=offset, filters=filters,
+                             request=request)
 
 
-def get_similar(instance: models.Model, limit: Optional[int] = None, models=None) -> SearchResults:
+def get_similar(instance: models.Model, limit: Optional[int] = None, models=None, request: Any = None) -> SearchResults:
     """Objects most like ``instance``; see :meth:`Searcher.similar`."""
-    return Searcher().similar(instance, limit=limit, models=models)
+    return Searcher().similar(instance, limit=limit, models=models, request=request)

@@ -186,8 +186,9 @@ class TraversalPlan:
         self.model_config = model_config
         self.model = model_config.model
         self.paths = [resolve_path(self.model, p) for p in configured_paths(model_config, self.model)]
+        self.filter_paths = [resolve_path(self.model, p) for p in model_config.filter_fields]
         selects, prefetches = set(), set()
-        for fp in self.paths:
+        for fp in self.paths + self.filter_paths:
             if not fp.steps:
                 continue
             if fp.many:
@@ -243,6 +244,18 @@ class TraversalPlan:
                         following.append(related)
             current = following
         return current
+
+    def filter_values(self, instance: models.Model) -> dict[str, Any]:
+        """Values of the ``filter_fields`` paths, stored as metadata: a scalar, or a list for many-valued paths."""
+        from dgs_core.filters import normalize_value
+
+        values: dict[str, Any] = {}
+        for fp in self.filter_paths:
+            leaves = self._leaves(instance, fp.steps)
+            found = [normalize_value(str(leaf) if fp.field is None else fp.field.value_from_object(leaf))
+                     for leaf in leaves]
+            values[fp.path] = list(dict.fromkeys(found)) if fp.many else (found[0] if found else None)
+        return values
 
     def sections(self, instance: models.Model) -> list[Section]:
         """The instance's text, one :class:`Section` per path that has any, ordered by weight."""

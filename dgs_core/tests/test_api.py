@@ -128,12 +128,12 @@ def test_reindex_queryset_after_update(catalogue):
 def test_searcher_class_and_override_settings_take_effect(catalogue):
     assert dgs_core.Searcher().search("phone", models="shop.Product", limit=1)[0].model == "shop.product"
     with override_settings(GRAPH_SEARCH={"MODELS": [{"model": "shop.Review", "fields": ["title"]}],
-                                         "VECTOR_STORE": {"BACKEND": "memory"},
+                                         "VECTOR_STORE": {"BACKEND": "memory", "OPTIONS": {"LOCATION": "other"}},
                                          "EMBEDDINGS": {"default": {"BACKEND": "hashing"}}}):
         assert components.get_embedder().dimension == 256  # the new profile, not the cached one
         with pytest.raises(UnknownModelError):
             dgs_core.search("phone", models="shop.Product")
-        assert dgs_core.search("brilliant") == []  # a fresh, empty store
+        assert dgs_core.search("brilliant") == []  # another, empty store
 
 
 def test_backend_failures_become_backend_unavailable(catalogue):
@@ -141,3 +141,17 @@ def test_backend_failures_become_backend_unavailable(catalogue):
     store.search = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("store down"))
     with pytest.raises(BackendUnavailable, match="ConnectionError: store down"):
         dgs_core.search("phone")
+
+
+def test_another_embedder_on_a_filled_store_fails_clearly_and_check_warns():
+    from django.core import checks
+
+    from dgs_core.exceptions import EmbedderMismatchError
+
+    components.get_vector_store().live.record_embedder("hashing:other-model", 256)
+    data = make_catalogue()
+    with pytest.raises(EmbedderMismatchError, match="build_search_index --rebuild"):
+        dgs_core.index(data["hose"])
+    with pytest.raises(EmbedderMismatchError, match="'hashing:other-model' \\(256 dimensions\\)"):
+        dgs_core.search("phone")
+    assert [m.id for m in checks.run_checks() if m.id.startswith("dgs.")] == ["dgs.W004"]

@@ -1,6 +1,7 @@
 from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
+from dgs_core import components
 from dgs_core.exceptions import GraphSearchError
 from dgs_core.indexing import Indexer, IndexStats
 
@@ -20,6 +21,10 @@ class Command(BaseCommand):
                             help="Rows read, embedded and stored per batch (default: 1000).")
         parser.add_argument("--force", action="store_true", help="Re-embed every object, changed or not.")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw progress bars.")
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--rebuild", action="store_true",
+                           help="Fill a new collection while searches use the current one, then switch to it.")
+        group.add_argument("--resume", action="store_true", help="Continue an interrupted --rebuild.")
 
     def handle(self, *args, **options):
         batch_size = options["batch_size"]
@@ -28,10 +33,23 @@ class Command(BaseCommand):
         models = selected_models(options["model"])
         if not models:
             raise CommandError("GRAPH_SEARCH['MODELS'] is empty: configure at least one model to index.")
+        rebuilding = options["rebuild"] or options["resume"]
+        if rebuilding and options["model"]:
+            raise CommandError("--rebuild and --resume rebuild every configured model; drop --model.")
         try:
-            indexer = Indexer()
-        except GraphSearchError as exc:
+            router = components.get_vector_store()
+            target = None
+            if options["rebuild"]:
+                target = router.start_rebuild()
+            elif options["resume"]:
+                target = router.pending_store()
+                if target is None:
+                    raise CommandError("No rebuild is in progress; start one with --rebuild.")
+            indexer = Indexer(store=target)
+        except (GraphSearchError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
+        if rebuilding:
+            self.stdout.write(f"Rebuilding into collection {router.state()[1]!r}; searches use the current one.")
         rows, total = [], IndexStats()
         for model_config in models:
             rows_in_db = model_config.model._default_manager.count()
@@ -56,4 +74,8 @@ class Command(BaseCommand):
             )
         if total.failed:
             sample = ", ".join(total.failed_ids[:10])
-            raise CommandError(f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run again.")
+            again = "--resume" if rebuilding else "again"
+            raise CommandError(f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run {again}.")
+        if rebuilding:
+            live = router.finish_rebuild(components.embedder_config())
+            self.stdout.write(f"Switched searches to collection {live!r}; the previous one was dropped.")

@@ -1,0 +1,205 @@
+"""Zero-downtime rebuilds: versioned collections and the router every process searches through.
+
+``build_search_index --rebuild`` fills a new collection (``g<N>``) while searches keep answering from
+the live one; writes made meanwhile (signals, ``index()``) go to both, so nothing is lost; when the
+build completes, the :class:`~dgs_core.models.IndexGeneration` row switches ``live`` in one
+transaction and the old collection is dropped. An interrupted rebuild is continued with ``--resume``:
+documents already in the new collection are skipped by their content hash, not embedded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+import numpy as np
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from dgs_core.base import StoredDocument, VectorHit, VectorStore
+from dgs_core.conf import BackendConfig
+
+log = logging.getLogger("dgs_core.generations")
+
+#: How long a process trusts its cached pointer; a rebuild waits this long after each switch.
+STATE_TTL_SECONDS = 2.0
+
+
+def store_key(cfg: BackendConfig) -> str:
+    """Identifies one configured store, so that different stores never share a pointer."""
+    options = json.dumps(cfg.options, sort_keys=True, default=str)
+    return f"{cfg.backend}:{hashlib.sha256(options.encode()).hexdigest()[:16]}"
+
+
+class GenerationRouter(VectorStore):
+    """A :class:`VectorStore` over the live collection that mirrors writes into a pending rebuild."""
+
+    def __init__(self, cfg: BackendConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.key = store_key(cfg)
+        self._collections: dict[str, VectorStore] = {}
+        self._state: Optional[tuple[float, str, str, dict[str, Any]]] = None
+        self._writer: Optional[str] = None  # id of the embedder this process writes with
+        self._lock = threading.RLock()
+
+    # -- the pointer ------------------------------------------------------------------------------
+
+    def state(self, fresh: bool = False) -> tuple[str, str]:
+        """``(live, pending)`` collection names, re-read from the database at most every few seconds."""
+        return self._read(fresh)[1:3]
+
+    def live_embedder_config(self) -> dict[str, Any]:
+        """The embedding profile that filled the live collection (recorded when a rebuild switched to it)."""
+        return self._read()[3]
+
+    def _read(self, fresh: bool = False) -> tuple[float, str, str, dict[str, Any]]:
+        from dgs_core.models import IndexGeneration
+
+        with self._lock:
+            if fresh or self._state is None or time.monotonic() - self._state[0] > STATE_TTL_SECONDS:
+                try:
+                    row = IndexGeneration.objects.filter(store_key=self.key).values_list(
+                        "live", "pending", "live_embedder").first()
+                except DatabaseError:
+                    # Before `migrate` there is no pointer table: only the default collection exists.
+                    log.warning("dgs_core's tables are missing; run `manage.py migrate`.")
+                    row = None
+                live, pending, embedder = row or ("", "", {})
+                self._state = (time.monotonic(), live, pending, embedder or {})
+            return self._state
+
+    def collection(self, name: str) -> VectorStore:
+        """The store instance of collection ``name`` (``""`` is the store's default collection)."""
+        from dgs_core.components import build_vector_store
+
+        with self._lock:
+            if name not in self._collections:
+                options = {**self.cfg.options, "collection": name} if name else self.cfg.options
+                self._collections[name] = build_vector_store(BackendConfig(self.cfg.backend, options))
+            return self._collections[name]
+
+    @property
+    def live(self) -> VectorStore:
+        return self.collection(self.state()[0])
+
+    def _targets(self) -> list[VectorStore]:
+        live, pending = self.state()
+        return [self.collection(live)] + ([self.collection(pending)] if pending else [])
+
+    def _write_targets(self) -> list[VectorStore]:
+        """Collections this process may write to: those filled (or to be filled) by its own embedder.
+
+        While a rebuild switches embedders, the old live collection only answers searches (with its
+        recorded embedder) and the new one receives every change.
+        """
+        targets = []
+        for store in self._targets():
+            info = store.embedder_info()
+            if self._writer is None or info is None or info.get("embedder") == self._writer:
+                targets.append(store)
+        return targets
+
+    def prepare_writes(self, embedder_id: str, dimension: int) -> bool:
+        """Record the writing embedder in empty collections; False if no collection accepts its vectors."""
+        self._writer = embedder_id
+        for store in self._targets():
+            if store.embedder_info() is None:
+                store.record_embedder(embedder_id, dimension)
+        return bool(self._write_targets())
+
+    # -- rebuild operations (used by build_search_index) ------------------------------------------
+
+    def start_rebuild(self) -> VectorStore:
+        """Create the next collection and mark it pending; returns it. Fails if one is pending already."""
+        from dgs_core.models import IndexGeneration
+
+        with transaction.atomic():
+            row, _ = IndexGeneration.objects.select_for_update().get_or_create(store_key=self.key)
+            if row.pending:
+                raise RuntimeError(
+                    f"A rebuild into collection {row.pending!r} started at {row.started_at:%Y-%m-%d %H:%M} is "
+                    "unfinished. Continue it with `build_search_index --resume`."
+                )
+            number = max([int(n[1:]) for n in (row.live,) if n.startswith("g")] + [0]) + 1
+            row.pending, row.started_at = f"g{number}", timezone.now()
+            row.save()
+        self.state(fresh=True)
+        # Let every process notice the pending collection before the build reads the database, so a
+        # write that lands after the build passed its row still reaches the new collection.
+        time.sleep(STATE_TTL_SECONDS)
+        return self.collection(row.pending)
+
+    def pending_store(self) -> Optional[VectorStore]:
+        pending = self.state(fresh=True)[1]
+        return self.collection(pending) if pending else None
+
+    def finish_rebuild(self, embedder_config: dict[str, Any]) -> str:
+        """Make the pending collection live, then drop the old one; returns the new live name."""
+        from dgs_core.models import IndexGeneration
+
+        with transaction.atomic():
+            row = IndexGeneration.objects.select_for_update().get(store_key=self.key)
+            old, row.live, row.pending = row.live, row.pending, ""
+            row.live_embedder = embedder_config
+            row.save()
+        self.state(fresh=True)
+        time.sleep(STATE_TTL_SECONDS)  # searches in other processes may still read the old collection
+        self.collection(old).drop()
+        with self._lock:
+            self._collections.pop(old, None)
+        return row.live
+
+    # -- VectorStore, delegated -------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> frozenset[str]:  # type: ignore[override]
+        return self.live.capabilities
+
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        for store in self._write_targets():
+            store.upsert(documents)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for store in self._targets():
+            store.delete(ids)
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        for store in self._targets():
+            store.clear(models)
+
+    def search(self, vector: np.ndarray, k: int, **kwargs: Any) -> list[VectorHit]:
+        return self.live.search(vector, k, **kwargs)
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        return self.live.count(models)
+
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        return self.live.iter_ids(models)
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return self.live.content_hashes(ids)
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.live.get_vectors(ids)
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        return self.live.embedder_info()
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        self.prepare_writes(embedder_id, dimension)
+
+    def drop(self) -> None:
+        for store in self._targets():
+            store.drop()
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._collections.values():
+                store.close()
+            self._collections.clear()

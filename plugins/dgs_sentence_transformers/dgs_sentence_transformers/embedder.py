@@ -1,0 +1,257 @@
+"""The ``sentence-transformers`` embedder: any sentence-embedding model, from the Hugging Face hub or a directory.
+
+Settings (``OPTIONS`` keys are case-insensitive; every one is optional)::
+
+    "EMBEDDINGS": {"default": {
+        "BACKEND": "sentence-transformers",
+        "MODEL_NAME": "sentence-transformers/all-MiniLM-L6-v2",  # hub id, or a local model directory
+        "OPTIONS": {
+            "DEVICE": "cpu",              # "cuda", "cuda:1", "mps", or "auto" for the best available
+            "BATCH_SIZE": 64,
+            "NORMALIZE": True,            # unit-length vectors
+            "QUERY_PROMPT": "query: ",    # prefixes, e.g. for e5 models ("passage: " for documents)
+            "DOCUMENT_PROMPT": "passage: ",
+            # or QUERY_PROMPT_NAME / DOCUMENT_PROMPT_NAME: names of prompts the model's config defines
+            "TRUST_REMOTE_CODE": False,   # allow models that ship their own Python code
+            "CACHE_FOLDER": None,         # where hub downloads go (default: the Hugging Face cache)
+        },
+    }}
+
+The model is loaded on first use, once per process, and shared by every embedder instance with the
+same model and loading options; sentence-transformers (and torch) are imported only then.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+from dgs_core.base import Embedder
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, PluginError
+
+DEFAULT_MODEL_NAME = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+#: Every option this embedder accepts (lower-cased, as core passes them) with its default.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "device": "cpu",
+    "batch_size": 64,
+    "normalize": True,
+    "query_prompt": None,
+    "document_prompt": None,
+    "query_prompt_name": None,
+    "document_prompt_name": None,
+    "trust_remote_code": False,
+    "cache_folder": None,
+}
+
+DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?)$")
+
+
+@dataclass
+class _LoadedModel:
+    model: Any  # a sentence_transformers.SentenceTransformer
+    # Serialises calls into the model: a Hugging Face fast tokenizer raises "Already borrowed" when
+    # threads use it at once with different truncation settings (encoding vs. counting tokens).
+    lock: threading.Lock
+
+
+_models: dict[tuple[Any, ...], _LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+def _shared_model(key: tuple[Any, ...]) -> _LoadedModel:
+    """The process-wide model for ``key`` = (model_name, device, trust_remote_code, cache_folder)."""
+    loaded = _models.get(key)
+    if loaded is None:
+        with _models_lock:
+            loaded = _models.get(key)
+            if loaded is None:
+                loaded = _models[key] = _LoadedModel(_load_model(*key), threading.Lock())
+    return loaded
+
+
+def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_folder: Optional[str]) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise PluginError(
+            f"The 'sentence-transformers' embedder cannot import sentence-transformers ({exc}). "
+            'Run: pip install "dgs-core[sentence-transformers]"'
+        ) from exc
+    try:
+        return SentenceTransformer(
+            os.path.expanduser(model_name),
+            device=None if device == "auto" else device,
+            trust_remote_code=trust_remote_code,
+            cache_folder=cache_folder,
+        )
+    except Exception as exc:
+        raise BackendUnavailable(
+            f"MODEL_NAME {model_name!r} could not be loaded by sentence-transformers "
+            f"({type(exc).__name__}: {exc}). A Hugging Face hub id is downloaded on first use: give this process "
+            "network access to huggingface.co (and unset HF_HUB_OFFLINE), or set MODEL_NAME to a local directory "
+            "holding the model (e.g. one written by SentenceTransformer(...).save(path))."
+        ) from exc
+
+
+def _looks_like_path(model_name: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else with a separator is meant as a directory.
+    return os.path.isabs(model_name) or model_name.startswith((".", "~")) or "\\" in model_name or (
+        model_name.count("/") > 1
+    )
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Embeds with a ``sentence_transformers.SentenceTransformer`` model; see the module docstring for options."""
+
+    registered_name = "sentence-transformers"
+
+    def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
+        model_name = model_name or DEFAULT_MODEL_NAME
+        problems = self.check_options(model_name, options)
+        if problems:
+            raise ConfigurationError(" ".join(problems))
+        super().__init__(model_name, **options)
+        settings = {**OPTION_DEFAULTS, **options}
+        self.device: str = settings["device"]
+        self.batch_size: int = settings["batch_size"]
+        self.normalize: bool = settings["normalize"]
+        self.query_prompt: Optional[str] = settings["query_prompt"]
+        self.document_prompt: Optional[str] = settings["document_prompt"]
+        self.query_prompt_name: Optional[str] = settings["query_prompt_name"]
+        self.document_prompt_name: Optional[str] = settings["document_prompt_name"]
+        cache_folder = settings["cache_folder"]
+        self._model_key = (model_name, self.device, settings["trust_remote_code"],
+                           None if cache_folder is None else os.fspath(cache_folder))
+        self._loaded: Optional[_LoadedModel] = None
+        self._dimension: Optional[int] = None
+
+    def _model(self) -> _LoadedModel:
+        if self._loaded is None:
+            loaded = _shared_model(self._model_key)
+            for key in ("query_prompt_name", "document_prompt_name"):
+                name = getattr(self, key)
+                if name is not None and name not in loaded.model.prompts:
+                    raise ConfigurationError(
+                        f"OPTIONS['{key.upper()}'] is {name!r}, but the model {self.model_name!r} defines the "
+                        f"prompts {sorted(loaded.model.prompts)}; use one of them, or give the text as "
+                        f"{key.upper().removesuffix('_NAME')}."
+                    )
+            self._loaded = loaded
+        return self._loaded
+
+    @property
+    def id(self) -> str:
+        """Plugin and model name, plus the document prompt when one is set (it changes document vectors)."""
+        if self.document_prompt is not None:
+            return f"{super().id}|document_prompt={self.document_prompt!r}"
+        if self.document_prompt_name is not None:
+            return f"{super().id}|document_prompt_name={self.document_prompt_name!r}"
+        return super().id
+
+    @property
+    def dimension(self) -> int:
+        """The model's output width (loads the model)."""
+        if self._dimension is None:
+            model = self._model().model
+            # get_embedding_dimension is the sentence-transformers >= 5 name of the older method.
+            get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            self._dimension = get_dimension() or self._encode(["dimension probe"], None, None).shape[1]
+        return int(self._dimension)
+
+    @property
+    def max_input_tokens(self) -> Optional[int]:  # type: ignore[override]  # per model, so not a class attribute
+        """The model's ``max_seq_length`` (loads the model); longer inputs are truncated."""
+        length = self._model().model.max_seq_length
+        return int(length) if length else None
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Float32 ``(len(texts), dimension)``, with the document prompt applied."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, self.document_prompt, self.document_prompt_name)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Float32 ``(dimension,)``, with the query prompt applied."""
+        return self._encode([text], self.query_prompt, self.query_prompt_name)[0]
+
+    def _encode(self, texts: list[str], prompt: Optional[str], prompt_name: Optional[str]) -> np.ndarray:
+        loaded = self._model()
+        with loaded.lock:
+            vectors = loaded.model.encode(
+                texts,
+                prompt=prompt,
+                prompt_name=prompt_name,
+                batch_size=self.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> Optional[int]:
+        """Tokens the model reads for ``text`` as a document: prompt and special tokens included, untruncated.
+
+        Comparable with :attr:`max_input_tokens`, which counts the same way.
+        """
+        loaded = self._model()
+        tokenizer = getattr(loaded.model, "tokenizer", None)
+        if tokenizer is None:
+            return None
+        prefix = self.document_prompt
+        if prefix is None:
+            prompt_name = self.document_prompt_name or getattr(loaded.model, "default_prompt_name", None)
+            prefix = loaded.model.prompts.get(prompt_name, "") if prompt_name else ""
+        with loaded.lock:
+            encoded = tokenizer(prefix + text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(encoded["input_ids"])
+
+    @classmethod
+    def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
+        """Problems with ``MODEL_NAME`` and ``OPTIONS``, found without loading the model."""
+        problems = []
+        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
+        if unknown:
+            problems.append(
+                f"OPTIONS has unknown keys {', '.join(k.upper() for k in unknown)}; the sentence-transformers "
+                f"embedder accepts {', '.join(k.upper() for k in OPTION_DEFAULTS)}."
+            )
+        if model_name and _looks_like_path(model_name) and not os.path.isdir(os.path.expanduser(model_name)):
+            problems.append(
+                f"MODEL_NAME {model_name!r} looks like a local path, but no directory exists there "
+                f"(relative paths start from {os.getcwd()!r}). Fix the path to the model directory, or use a "
+                "Hugging Face hub id such as 'sentence-transformers/all-MiniLM-L6-v2'."
+            )
+        batch_size = options.get("batch_size", OPTION_DEFAULTS["batch_size"])
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            problems.append(f"OPTIONS['BATCH_SIZE'] must be a positive integer (e.g. 64), not {batch_size!r}.")
+        device = options.get("device", OPTION_DEFAULTS["device"])
+        if not isinstance(device, str) or not DEVICE.match(device):
+            problems.append(
+                f"OPTIONS['DEVICE'] is {device!r}, which is not a device name; use 'cpu', 'cuda', 'cuda:1', "
+                "'mps', or 'auto' for the best available."
+            )
+        for key in ("normalize", "trust_remote_code"):
+            value = options.get(key, OPTION_DEFAULTS[key])
+            if not isinstance(value, bool):
+                problems.append(f"OPTIONS['{key.upper()}'] must be True or False, not {value!r}.")
+        for kind in ("query", "document"):
+            prompt, prompt_name = options.get(f"{kind}_prompt"), options.get(f"{kind}_prompt_name")
+            for key, value in ((f"{kind}_prompt", prompt), (f"{kind}_prompt_name", prompt_name)):
+                if value is not None and not isinstance(value, str):
+                    problems.append(f"OPTIONS['{key.upper()}'] must be a string, not {value!r}.")
+            if prompt is not None and prompt_name is not None:
+                problems.append(
+                    f"OPTIONS sets both {kind.upper()}_PROMPT and {kind.upper()}_PROMPT_NAME; keep one "
+                    "(the prompt text, or the name of a prompt defined in the model's configuration)."
+                )
+        cache_folder = options.get("cache_folder")
+        if cache_folder is not None and not isinstance(cache_folder, (str, os.PathLike)):
+            problems.append(f"OPTIONS['CACHE_FOLDER'] must be a directory path, not {cache_folder!r}.")
+        return problems
