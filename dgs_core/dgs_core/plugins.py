@@ -66,13 +66,33 @@ class PluginRegistry:
         from dgs_core import builtin
 
         self.pm.register(builtin, name="core")
+        self._distributions: dict[str, str] = {}  # plugin name -> "distribution version"
         for name in blocked:
             self.pm.set_blocked(name)
         if autoload:
-            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            self._load_entry_points()
         self.pm.check_pending()
         self._registrations: Optional[dict[str, dict[str, Registration]]] = None
         self._lock = threading.Lock()
+
+    def _load_entry_points(self) -> None:
+        """Load the ``dgs`` entry points; a broken plugin is an error naming its distribution and the fix."""
+        from importlib.metadata import distributions
+
+        for dist in distributions():
+            for ep in dist.entry_points:
+                if ep.group != ENTRY_POINT_GROUP or self.pm.get_plugin(ep.name) or self.pm.is_blocked(ep.name):
+                    continue
+                try:
+                    plugin = ep.load()
+                except Exception as exc:
+                    raise PluginError(
+                        f"The dgs plugin {ep.name!r} of {dist.metadata['name']} {dist.version} failed to load: "
+                        f"{type(exc).__name__}: {exc}. Reinstall or uninstall it, or set "
+                        f"DGS_DISABLED_PLUGINS={ep.name}."
+                    ) from exc
+                self.pm.register(plugin, name=ep.name)
+                self._distributions[ep.name] = f"{dist.metadata['name']} {dist.version}"
 
     @property
     def hook(self):
@@ -81,7 +101,11 @@ class PluginRegistry:
     def register_plugin(self, plugin: object, name: str) -> None:
         """Register a plugin object by hand (tests, project-local plugins); resets the registries."""
         self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            self.pm.unregister(name=name)
+            raise
         self._registrations = None
 
     def unregister_plugin(self, name: str) -> None:
@@ -89,9 +113,8 @@ class PluginRegistry:
         self._registrations = None
 
     def distribution_of(self, plugin_name: str) -> str:
-        for plugin, dist in self.pm.list_plugin_distinfo():
-            if self.pm.get_name(plugin) == plugin_name:
-                return f"{dist.project_name} {dist.version}"
+        if plugin_name in self._distributions:
+            return self._distributions[plugin_name]
         if plugin_name == "core":
             from dgs_core import __version__
 

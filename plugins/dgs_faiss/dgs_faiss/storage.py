@@ -1,0 +1,400 @@
+"""The files behind the faiss store: SQLite for the documents, an append-only float32 file for the vectors.
+
+Layout of ``PATH``::
+
+    documents.sqlite3       one row per document (id, model, pk, text, content hash, metadata as JSON) with
+                            the slot of its vector, plus the store state (generation, epoch, dimension)
+    vectors-<epoch>.f32     raw little-endian float32 rows; row n holds the vector of slot n
+    lock                    flock()ed by the one process writing at a time
+
+A write appends its vectors and fsyncs them *before* the SQLite transaction that references them commits,
+so a crash leaves at worst unreferenced bytes at the end of the vectors file, which the next write
+truncates. Replacing or deleting a document only marks its slot dead; compaction copies the live rows to
+``vectors-<epoch+1>.f32`` and switches to it in one SQLite commit. Nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+from dgs_core.base import StoredDocument
+from dgs_core.exceptions import EmbedderMismatchError
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own writer lock (BEGIN IMMEDIATE) still serialises writers.
+    fcntl = None
+
+DATABASE = "documents.sqlite3"
+VECTORS = re.compile(r"^vectors-(\d+)\.f32$")
+#: Ids per ``IN (...)`` query, well under SQLite's bound-parameter limit.
+CHUNK = 500
+#: Rows per read of the vectors file when loading or compacting (16 MB at 384 dimensions).
+BLOCK = 10_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    slot INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    pk TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_slot ON documents (slot);
+CREATE INDEX IF NOT EXISTS documents_model ON documents (model);
+CREATE TABLE IF NOT EXISTS dead_slots (slot INTEGER NOT NULL, generation INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS dead_slots_generation ON dead_slots (generation);
+CREATE TABLE IF NOT EXISTS state (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+    generation INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    slots INTEGER NOT NULL,
+    dead INTEGER NOT NULL,
+    dimension INTEGER
+);
+INSERT OR IGNORE INTO state VALUES (0, 0, 0, 0, 0, NULL);
+"""
+
+UPSERT = """
+INSERT INTO documents (id, slot, model, pk, text, content_hash, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET slot = excluded.slot, model = excluded.model, pk = excluded.pk,
+    text = excluded.text, content_hash = excluded.content_hash, metadata = excluded.metadata
+"""
+
+
+@dataclass(frozen=True)
+class State:
+    """The committed state: ``generation`` counts commits, ``epoch`` names the vectors file, ``slots``
+    is how many of its rows commits reference (live or dead)."""
+
+    generation: int
+    epoch: int
+    slots: int
+    dead: int
+    dimension: Optional[int]
+
+    @property
+    def live(self) -> int:
+        return self.slots - self.dead
+
+
+def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+class Snapshot:
+    """A consistent read of the store: one SQLite read transaction plus the vectors file it references."""
+
+    def __init__(self, storage: Storage, conn: sqlite3.Connection) -> None:
+        self.storage = storage
+        self.conn = conn
+        self.state = self._read_state()
+        self.file = open(storage.vectors_path(self.state.epoch), "rb") if self.state.slots else None
+
+    def _read_state(self) -> State:
+        return State(*self.conn.execute("SELECT generation, epoch, slots, dead, dimension FROM state").fetchone())
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def vectors(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` of the vectors file as float32 ``(stop - start, dimension)``."""
+        dimension = self.state.dimension
+        if self.file is None:  # a write that created the file after this view opened
+            self.file = open(self.storage.vectors_path(self.state.epoch), "rb")
+        self.file.seek(start * dimension * 4)
+        data = self.file.read((stop - start) * dimension * 4)
+        if len(data) != (stop - start) * dimension * 4:
+            raise OSError(f"{self.file.name} is shorter than the {self.state.slots} rows its metadata references.")
+        return np.frombuffer(data, dtype="<f4").reshape(stop - start, dimension).astype(np.float32)
+
+    def live_slots(self, since: int = 0) -> list[tuple[int, str]]:
+        """``(slot, model)`` of every live document whose slot is ``>= since``."""
+        return self.conn.execute("SELECT slot, model FROM documents WHERE slot >= ?", (since,)).fetchall()
+
+    def dead_slots_since(self, generation: int) -> list[int]:
+        """Slots that died in commits after ``generation``."""
+        rows = self.conn.execute("SELECT slot FROM dead_slots WHERE generation > ?", (generation,))
+        return [slot for (slot,) in rows]
+
+    def documents_at(self, slots: Sequence[int]) -> dict[int, tuple[str, str, str, str, dict[str, Any]]]:
+        """``{slot: (id, model, pk, text, metadata)}`` of the live documents at ``slots``."""
+        found = {}
+        for part in chunks(list(slots)):
+            sql = f"SELECT slot, id, model, pk, text, metadata FROM documents WHERE slot IN ({marks(part)})"
+            for slot, doc_id, model, pk, text, metadata in self.conn.execute(sql, part):
+                found[slot] = (doc_id, model, pk, text, json.loads(metadata))
+        return found
+
+    def slots_of(self, ids: Sequence[str]) -> dict[str, int]:
+        return self._by_id("slot", ids)
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return self._by_id("content_hash", ids)
+
+    def _by_id(self, column: str, ids: Sequence[str]) -> dict[str, Any]:
+        found = {}
+        for part in chunks(list(dict.fromkeys(ids))):
+            sql = f"SELECT id, {column} FROM documents WHERE id IN ({marks(part)})"
+            found.update(self.conn.execute(sql, part).fetchall())
+        return found
+
+    def ids(self, models: Optional[Sequence[str]] = None) -> list[str]:
+        if models is None:
+            return [doc_id for (doc_id,) in self.conn.execute("SELECT id FROM documents")]
+        sql = f"SELECT id FROM documents WHERE model IN ({marks(models)})"
+        return [doc_id for (doc_id,) in self.conn.execute(sql, list(models))]
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        if models is None:
+            return self.state.live
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM documents WHERE model IN ({marks(models)})", list(models)
+        ).fetchone()[0]
+
+
+class Transaction(Snapshot):
+    """A write: holds the writer lock and an IMMEDIATE SQLite transaction; every method keeps ``state`` current."""
+
+    def upsert(self, documents: Sequence[StoredDocument], vectors: np.ndarray) -> None:
+        """Append ``vectors`` (unit rows, one per document, ids unique) and point the documents at them."""
+        state, dimension = self.state, vectors.shape[1]
+        if state.dimension is not None and dimension != state.dimension:
+            raise EmbedderMismatchError(self.storage.mismatch_message(state.dimension, dimension))
+        replaced = self.slots_of([doc.id for doc in documents])
+        self._append(state.slots, vectors)
+        generation = state.generation + 1
+        self.conn.executemany(
+            "INSERT INTO dead_slots (slot, generation) VALUES (?, ?)", [(s, generation) for s in replaced.values()]
+        )
+        self.conn.executemany(
+            UPSERT,
+            [
+                (
+                    doc.id,
+                    state.slots + n,
+                    doc.model,
+                    str(doc.pk),
+                    doc.text,
+                    doc.content_hash,
+                    json.dumps(doc.metadata, ensure_ascii=False, default=str),
+                )
+                for n, doc in enumerate(documents)
+            ],
+        )
+        self.conn.execute(
+            "UPDATE state SET generation = ?, slots = ?, dead = dead + ?, dimension = ?",
+            (generation, state.slots + len(documents), len(replaced), dimension),
+        )
+        self.state = self._read_state()
+
+    def _append(self, first_slot: int, vectors: np.ndarray) -> None:
+        path = self.storage.vectors_path(self.state.epoch)
+        created = not os.path.exists(path)
+        with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b") as out:
+            offset = first_slot * vectors.shape[1] * 4
+            out.truncate(offset)  # drops rows a crashed write appended but never committed
+            out.seek(offset)
+            out.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
+            self.storage.sync(out, new_file=created)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self._forget(self.slots_of(ids))
+
+    def delete_models(self, models: Sequence[str]) -> None:
+        sql = f"SELECT id, slot FROM documents WHERE model IN ({marks(models)})"
+        self._forget(dict(self.conn.execute(sql, list(models)).fetchall()))
+
+    def _forget(self, slots_by_id: dict[str, int]) -> None:
+        if not slots_by_id:
+            return
+        if len(slots_by_id) == self.state.live:
+            self.reset()  # emptied: start a fresh file, and accept vectors of any dimension again
+            return
+        generation = self.state.generation + 1
+        for part in chunks(list(slots_by_id)):
+            self.conn.execute(f"DELETE FROM documents WHERE id IN ({marks(part)})", part)
+        self.conn.executemany(
+            "INSERT INTO dead_slots (slot, generation) VALUES (?, ?)", [(s, generation) for s in slots_by_id.values()]
+        )
+        self.conn.execute("UPDATE state SET generation = ?, dead = dead + ?", (generation, len(slots_by_id)))
+        self.state = self._read_state()
+
+    def reset(self) -> None:
+        """Forget every document, the dimension and the vectors file."""
+        self.conn.execute("DELETE FROM documents")
+        self.conn.execute("DELETE FROM dead_slots")
+        self.conn.execute(
+            "UPDATE state SET generation = generation + 1, epoch = epoch + 1, slots = 0, dead = 0, dimension = NULL"
+        )
+        self.state = self._read_state()
+
+    def compact(self) -> None:
+        """Copy the live rows, in slot order, to the next epoch's file and renumber the slots to match."""
+        state = self.state
+        if not state.dead:
+            return
+        live = np.array([slot for (slot,) in self.conn.execute("SELECT slot FROM documents ORDER BY slot")], np.int64)
+        epoch = state.epoch + 1
+        with open(self.storage.vectors_path(epoch), "wb") as out:
+            for start in range(0, state.slots, BLOCK):
+                stop = min(start + BLOCK, state.slots)
+                keep = live[np.searchsorted(live, start) : np.searchsorted(live, stop)]
+                out.write(self.vectors(start, stop)[keep - start].astype("<f4").tobytes())
+            self.storage.sync(out, new_file=True)
+        # Ascending order never collides: each new slot is below every old slot still to be renumbered.
+        self.conn.executemany("UPDATE documents SET slot = ? WHERE slot = ?", enumerate(live.tolist()))
+        self.conn.execute("DELETE FROM dead_slots")
+        self.conn.execute(
+            "UPDATE state SET generation = generation + 1, epoch = ?, slots = ?, dead = 0", (epoch, len(live))
+        )
+        self.state = self._read_state()
+
+
+class Storage:
+    """Owns the directory, the SQLite connection (shared by threads, guarded by a lock) and the writer lock.
+
+    Without a directory the data lives in a private temporary directory removed on :meth:`close`.
+    """
+
+    def __init__(self, directory: Optional[str]) -> None:
+        self.directory = directory
+        self.durable = directory is not None
+        self.lock = threading.RLock()
+        self._conn: Optional[sqlite3.Connection] = None
+        self._lock_fd: Optional[int] = None
+        self._pid: Optional[int] = None
+        self._temporary: Optional[weakref.finalize] = None
+        self._root: Optional[str] = directory
+
+    def mismatch_message(self, stored: int, given: int) -> str:
+        where = f"at {self.directory}" if self.directory else "(in memory)"
+        return (
+            f"The faiss vector store {where} holds {stored}-dimensional vectors but received {given}-dimensional "
+            f"ones: the embedder changed. Rebuild the index: run `python manage.py clear_search_index`, then "
+            f"`python manage.py build_search_index --force` (an empty store accepts any dimension)."
+        )
+
+    def vectors_path(self, epoch: int) -> str:
+        return os.path.join(self._root, f"vectors-{epoch}.f32")
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection or lock inherited through fork() belongs to the parent: the child opens its own.
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        if self.directory is None and self._temporary is None:
+            self._root = tempfile.mkdtemp(prefix="dgs-faiss-")
+            self._temporary = weakref.finalize(self, shutil.rmtree, self._root, True)
+        os.makedirs(self._root, exist_ok=True)
+        conn = sqlite3.connect(
+            os.path.join(self._root, DATABASE), timeout=60, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'OFF'}")
+        conn.executescript(SCHEMA)
+        self._lock_fd = os.open(os.path.join(self._root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """A consistent snapshot of the committed state, held for the duration of the block."""
+        with self.lock:
+            conn = self._connect()
+            snapshot = self._begin(conn, "BEGIN", Snapshot)
+            try:
+                yield snapshot
+            finally:
+                snapshot.close()
+                conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Transaction]:
+        """The only way to change the store: one writer at a time across threads and processes."""
+        with self.lock:
+            conn = self._connect()
+            if fcntl is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                transaction = self._begin(conn, "BEGIN IMMEDIATE", Transaction)
+                epoch = transaction.state.epoch
+                try:
+                    yield transaction
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    transaction.close()
+                conn.execute("COMMIT")
+                if transaction.state.epoch != epoch:
+                    self._remove_files_except(transaction.state.epoch)
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _begin(self, conn: sqlite3.Connection, begin: str, view: type[Snapshot]) -> Snapshot:
+        # A reader may see the state of an epoch whose file a compaction has just removed: read again.
+        retries = 2
+        while True:
+            conn.execute(begin)
+            try:
+                return view(self, conn)
+            except FileNotFoundError:
+                conn.execute("ROLLBACK")
+                if not retries:
+                    raise
+                retries -= 1
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _remove_files_except(self, epoch: int) -> None:
+        """Delete vectors files of other epochs: replaced by a compaction, or left by one that crashed."""
+        for name in os.listdir(self._root):
+            match = VECTORS.match(name)
+            if match and int(match.group(1)) != epoch:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self._root, name))
+
+    def sync(self, file, new_file: bool) -> None:
+        """Make written bytes (and a new file's directory entry) durable before SQLite references them."""
+        file.flush()
+        if not self.durable:
+            return
+        os.fsync(file.fileno())
+        if new_file and hasattr(os, "O_DIRECTORY"):
+            fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+                os.close(self._lock_fd)
+            self._conn = self._lock_fd = self._pid = None
+            if self._temporary is not None:
+                self._temporary()
+                self._temporary = None

@@ -1,0 +1,212 @@
+"""``FaissVectorStore``: exact cosine search with FAISS over data kept by :mod:`dgs_faiss.storage`.
+
+Each process holds an ``IndexFlatIP`` whose row n is the vector of slot n (dead rows included, masked out
+at search time), rebuilt from the vectors file on first search and extended incrementally afterwards.
+Before every search the process compares the committed generation with the one it has loaded, so web
+workers see what another process (a worker, ``build_search_index``) wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+import numpy as np
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
+
+from dgs_faiss.storage import BLOCK, Snapshot, Storage, Transaction
+
+
+def import_faiss():
+    """FAISS, imported on first search so that Django start-up and write-only processes never load it."""
+    try:
+        import faiss
+    except ImportError as exc:
+        raise BackendUnavailable(f"The faiss vector store needs faiss-cpu: pip install faiss-cpu ({exc}).") from exc
+    return faiss
+
+
+class FaissVectorStore(VectorStore):
+    """Vector store ``faiss``: FAISS in process, persisted under ``PATH`` (in memory only without it).
+
+    Options (``VECTOR_STORE["OPTIONS"]``): ``PATH``, a directory (created if missing; the legacy
+    ``PERSIST_PATH`` is accepted). See the package README for the layout and its guarantees.
+    """
+
+    legacy_options = {"persist_path": "path"}
+
+    #: Compaction runs once dead rows (replaced or deleted documents) outnumber live ones and are at
+    #: least this many; below that the wasted space is not worth a rewrite.
+    compact_min_dead = 1024
+
+    def __init__(self, path: Optional[str] = None, **options: Any) -> None:
+        if options:
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS'] for the faiss store has unknown keys {sorted(k.upper() for k in options)}; "
+                f"it accepts only PATH (a directory for the index; omit it to keep the index in memory)."
+            )
+        if path and os.path.isfile(path):
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS']['PATH'] is {path!r}, a file (perhaps django_graph_search's pickle). "
+                f"dgs-faiss keeps a directory there and never loads pickles: set PATH to a new directory and run "
+                f"`python manage.py build_search_index`."
+            )
+        super().__init__(path=path)
+        self.path = os.path.abspath(path) if path else None
+        self.capabilities = frozenset({"persistence"}) if path else frozenset()
+        self._storage = Storage(self.path)
+        self._index = None  # faiss.IndexFlatIP, row n = slot n; None until the first search
+        self._slot_models = np.zeros(0, dtype=np.int32)  # model code per slot, -1 for dead slots
+        self._model_codes: dict[str, int] = {}
+        self._generation = -1  # the committed generation the index reflects
+        self._epoch = -1
+
+    # ---------------------------------------------------------------------------------------------
+    # Writes
+    # ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        latest = list({doc.id: doc for doc in documents}.values())  # an id named twice: the last one wins
+        if not latest:
+            return
+        sizes = {np.asarray(doc.vector).size for doc in latest}
+        if len(sizes) > 1:
+            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
+        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
+        with self._writing() as transaction:
+            transaction.upsert(latest, vectors)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with self._writing() as transaction:
+            transaction.delete(list(ids))
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        with self._writing() as transaction:
+            if models:
+                transaction.delete_models([m.lower() for m in models])
+            else:
+                transaction.reset()
+
+    def compact(self) -> None:
+        """Rewrite the vectors file without dead rows (done automatically once they outnumber live ones)."""
+        with self._storage.writing() as transaction:
+            transaction.compact()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Transaction]:
+        """A write transaction that compacts, in the same commit, when it leaves too many dead rows."""
+        with self._storage.writing() as transaction:
+            yield transaction
+            state = transaction.state
+            if state.dead > state.live and state.dead >= self.compact_min_dead:
+                transaction.compact()
+
+    # ---------------------------------------------------------------------------------------------
+    # Reads
+    # ---------------------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None) -> list[VectorHit]:
+        query = normalize_rows(vector)
+        with self._storage.reading() as snapshot:
+            self._sync(snapshot)
+            if self._index is None or k <= 0:
+                return []
+            if query.shape[1] != self._index.d:
+                raise EmbedderMismatchError(self._storage.mismatch_message(self._index.d, query.shape[1]))
+            scores, slots = self._search(query, k, models)
+            documents = snapshot.documents_at(slots.tolist())
+        hits = []
+        for score, slot in zip(scores.tolist(), slots.tolist(), strict=True):
+            doc_id, model, pk, text, metadata = documents[slot]
+            hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(score)), text, metadata))
+        return hits
+
+    def _search(self, query: np.ndarray, k: int, models: Optional[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Best-first ``(cosines, slots)`` among live slots of ``models``, restricted inside FAISS."""
+        faiss = import_faiss()
+        if models:
+            codes = [self._model_codes[m.lower()] for m in models if m.lower() in self._model_codes]
+            selected = np.isin(self._slot_models, codes)
+        else:
+            selected = self._slot_models >= 0
+        count = int(selected.sum())
+        if not count:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        params = None
+        if count < len(selected):
+            bitmap = np.packbits(selected, bitorder="little")  # must outlive the search below
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(selected), faiss.swig_ptr(bitmap)))
+        scores, slots = self._index.search(query, min(k, count), params=params)
+        found = slots[0] >= 0
+        return scores[0][found], slots[0][found]
+
+    def _sync(self, snapshot: Snapshot) -> None:
+        """Bring the in-memory index up to the snapshot: everything after a compaction, else what changed."""
+        state = snapshot.state
+        if state.generation == self._generation:
+            return
+        if state.dimension is None:
+            self._index, self._slot_models = None, np.zeros(0, dtype=np.int32)
+        elif self._index is None or state.epoch != self._epoch or self._index.d != state.dimension:
+            self._load_all(snapshot)
+        else:
+            self._load_changes(snapshot)
+        self._generation, self._epoch = state.generation, state.epoch
+
+    def _load_all(self, snapshot: Snapshot) -> None:
+        index = import_faiss().IndexFlatIP(snapshot.state.dimension)
+        for start in range(0, snapshot.state.slots, BLOCK):
+            index.add(snapshot.vectors(start, min(start + BLOCK, snapshot.state.slots)))
+        slot_models = np.full(snapshot.state.slots, -1, dtype=np.int32)
+        self._mark_live(slot_models, snapshot.live_slots())
+        self._index, self._slot_models = index, slot_models
+
+    def _load_changes(self, snapshot: Snapshot) -> None:
+        loaded, slots = self._index.ntotal, snapshot.state.slots
+        new_rows = snapshot.vectors(loaded, slots) if slots > loaded else None
+        dead = snapshot.dead_slots_since(self._generation)
+        live = snapshot.live_slots(since=loaded)
+        if new_rows is not None:
+            self._index.add(new_rows)
+            self._slot_models = np.concatenate([self._slot_models, np.full(slots - loaded, -1, dtype=np.int32)])
+        self._slot_models[dead] = -1
+        self._mark_live(self._slot_models, live)
+
+    def _mark_live(self, slot_models: np.ndarray, live: list[tuple[int, str]]) -> None:
+        for slot, model in live:
+            slot_models[slot] = self._model_codes.setdefault(model, len(self._model_codes))
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        with self._storage.reading() as snapshot:
+            return snapshot.count([m.lower() for m in models] if models else None)
+
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        with self._storage.reading() as snapshot:
+            return iter(snapshot.ids([m.lower() for m in models] if models else None))
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        with self._storage.reading() as snapshot:
+            return snapshot.content_hashes(ids)
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Unit-length copies of the stored vectors, read from the vectors file (no FAISS needed)."""
+        with self._storage.reading() as snapshot:
+            return {doc_id: snapshot.vectors(slot, slot + 1)[0] for doc_id, slot in snapshot.slots_of(ids).items()}
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        """The dimension recorded by the first write; the embedder id is not given to stores (``None``)."""
+        with self._storage.reading() as snapshot:
+            dimension = snapshot.state.dimension
+        return None if dimension is None else {"embedder": None, "dimension": dimension}
+
+    def close(self) -> None:
+        """Close the database and free the in-memory index; a later call reopens lazily."""
+        with self._storage.lock:
+            self._storage.close()
+            self._index, self._slot_models = None, np.zeros(0, dtype=np.int32)
+            self._model_codes, self._generation, self._epoch = {}, -1, -1
