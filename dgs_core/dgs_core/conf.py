@@ -103,6 +103,12 @@ class AsyncIndexingConfig:
     backend: str = "thread"
     celery_queue: str = "search_indexing"
     thread_pool_size: int = 4
+    # The outbox (dgs_core.outbox): automatic retries of a failed change, waiting RETRY_BACKOFF seconds,
+    # doubling per attempt up to RETRY_BACKOFF_MAX; a worker holds the changes it took for LEASE_SECONDS.
+    max_retries: int = 10
+    retry_backoff: int = 5
+    retry_backoff_max: int = 3600
+    lease_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -394,7 +400,11 @@ class _Parser:
 
         if "VECTOR_STORE" in raw:
             store = self.backend(raw["VECTOR_STORE"], "GRAPH_SEARCH['VECTOR_STORE']")
-            if store:
+            if store and "collection" in store.options:
+                self.error("002", "GRAPH_SEARCH['VECTOR_STORE']['OPTIONS']['COLLECTION'] is reserved for the versioned "
+                           "collections of zero-downtime rebuilds.",
+                           "Name the base collection with 'COLLECTION_NAME' (Chroma, Qdrant) or 'TABLE' (pgvector).")
+            elif store:
                 kwargs["vector_store"] = store
         if "EMBEDDINGS" in raw:
             profiles = raw["EMBEDDINGS"]

@@ -74,6 +74,7 @@ def test_contract_example_parses():
     ({"EMBEDDINGS": {"x": {"BACKEND": "hashing"}}}, ["dgs.E004"]),
     ({"VECTOR_STORE": {"OPTIONS": {}}}, ["dgs.E002"]),
     ({"VECTOR_STORE": {"BACKEND": "memory", "OPTIONS": []}}, ["dgs.E002"]),
+    ({"VECTOR_STORE": {"BACKEND": "memory", "OPTIONS": {"COLLECTION": "x"}}}, ["dgs.E002"]),
     ({"DEFAULT_RESULT_LIMIT": 5}, ["dgs.W001"]),
     ({"MODELS": [{"model": "shop.Product", "feilds": ["name"]}]}, ["dgs.W001"]),
 ])

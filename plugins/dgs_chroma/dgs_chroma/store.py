@@ -1,0 +1,391 @@
+"""``ChromaVectorStore``: dgs documents in a Chroma collection, embedded at ``PATH`` or on a Chroma server.
+
+chromadb is imported on first use, so Django start-up never pays for it. Vectors always come from dgs's
+embedder and are passed explicitly; collections are opened with ``embedding_function=None``, so Chroma
+never builds (or downloads) its default embedding model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Optional, TypeVar
+
+import numpy as np
+
+from dgs_chroma.metadata import HASH_KEY, MODEL_KEY, PK_KEY, chroma_metadata, original_metadata, where_clause
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
+from dgs_core.filters import Condition, matches
+
+log = logging.getLogger("dgs_chroma")
+
+T = TypeVar("T")
+
+#: Collection metadata: which layout the documents use, and which embedder filled the collection.
+FORMAT_KEY, FORMAT = "dgs:format", 1
+EMBEDDER_KEY = "dgs:embedder"
+DIMENSION_KEY = "dgs:dimension"
+
+METRICS = ("cosine", "l2", "ip")
+#: Metric names django_graph_search accepted for its ``DISTANCE_METRIC``.
+METRIC_ALIASES = {"euclidean": "l2", "inner_product": "ip"}
+#: Chroma's collection names: 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric.
+COLLECTION_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]{1,510})[a-zA-Z0-9]")
+
+
+def distance_to_cosine(metric: str, distances: np.ndarray) -> np.ndarray:
+    """Cosine similarity from Chroma's distances between unit vectors.
+
+    ``cosine``: d = 1 - cos. ``ip``: d = 1 - dot = 1 - cos. ``l2``: Chroma reports the *squared*
+    distance, |a - b|² = 2 - 2 cos, so cos = 1 - d / 2.
+    """
+    return 1.0 - distances / 2.0 if metric == "l2" else 1.0 - distances
+
+
+class ChromaVectorStore(VectorStore):
+    """Vector store ``chroma``: a Chroma collection, embedded (``PATH``) or on a server (``HOST``/``PORT``).
+
+    Options (``VECTOR_STORE["OPTIONS"]``): ``PATH``, or ``HOST``, ``PORT`` (8000), ``SSL`` (False),
+    ``HEADERS``; ``COLLECTION_NAME`` ("dgs") and ``METRIC`` ("cosine", "l2" or "ip", for new collections).
+    Core adds ``collection`` ("g1", "g2", ...) for the collections of zero-downtime rebuilds, stored as
+    ``<COLLECTION_NAME>-<collection>``. See the package README.
+    """
+
+    capabilities = frozenset({"persistence", "filters"})
+    legacy_options = {"persist_directory": "path", "distance_metric": "metric"}
+
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        host: Optional[str] = None,
+        port: int = 8000,
+        ssl: bool = False,
+        headers: Optional[Mapping[str, str]] = None,
+        collection_name: str = "dgs",
+        metric: str = "cosine",
+        collection: str = "",
+        **options: Any,
+    ) -> None:
+        if options:
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS'] for the chroma store has unknown keys {sorted(k.upper() for k in options)}; "
+                "it accepts PATH (embedded), or HOST, PORT, SSL and HEADERS (a Chroma server), plus COLLECTION_NAME "
+                "and METRIC."
+            )
+        super().__init__(path=path, host=host, port=port, ssl=ssl, headers=headers,
+                         collection_name=collection_name, metric=metric, collection=collection)
+        if bool(path) == bool(host):
+            raise ConfigurationError(
+                "VECTOR_STORE['OPTIONS'] for the chroma store needs exactly one of PATH (a directory for embedded "
+                f"Chroma) or HOST (a Chroma server); got PATH={path!r}, HOST={host!r}."
+            )
+        self.metric = METRIC_ALIASES.get(str(metric).lower(), str(metric).lower())
+        if self.metric not in METRICS:
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS']['METRIC'] is {metric!r}; use one of {', '.join(METRICS)} (cosine by default)."
+            )
+        self.name = f"{collection_name}-{collection}" if collection else str(collection_name)
+        if not COLLECTION_NAME_PATTERN.fullmatch(self.name):
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS']['COLLECTION_NAME'] gives the Chroma collection name {self.name!r}; "
+                "Chroma needs 3-512 characters of letters, digits, '.', '_' or '-', starting and ending with a "
+                "letter or digit."
+            )
+        if not isinstance(ssl, bool):
+            raise ConfigurationError(f"VECTOR_STORE['OPTIONS']['SSL'] is {ssl!r}; use True or False.")
+        if host:
+            try:
+                port = int(port)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"VECTOR_STORE['OPTIONS']['PORT'] is {port!r}; use a port number.") from None
+            if headers is not None and not isinstance(headers, Mapping):
+                raise ConfigurationError("VECTOR_STORE['OPTIONS']['HEADERS'] must be a dict of header names to values.")
+        self.path = os.path.abspath(path) if path else None
+        self.host, self.port, self.ssl = host, port, ssl
+        self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._client = None  # chromadb's ClientAPI, built on first use
+        self._collection = None  # chromadb's Collection, fetched (or created by a write) on first use
+        self._space = self.metric  # the metric of the collection actually opened
+        self._lock = threading.RLock()
+
+    @property
+    def location(self) -> str:
+        """Where the collection lives, for messages."""
+        if self.path:
+            return f"{self.path} (PATH)"
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port} (HOST/PORT/SSL)"
+
+    # ---------------------------------------------------------------------------------------------
+    # Connection and collection
+    # ---------------------------------------------------------------------------------------------
+
+    def _connect(self):
+        with self._lock:
+            if self._client is None:
+                import chromadb
+                from chromadb.config import Settings
+
+                settings = Settings(anonymized_telemetry=False)
+                if self.path:
+                    self._client = chromadb.PersistentClient(path=self.path, settings=settings)
+                else:
+                    try:
+                        self._client = chromadb.HttpClient(host=self.host, port=self.port, ssl=self.ssl,
+                                                           headers=self.headers, settings=settings)
+                    except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+                        raise self._unreachable(exc) from exc
+            return self._client
+
+    def _unreachable(self, exc: Exception) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"Cannot reach the Chroma server at {self.location}: {exc}. Start it (e.g. `chroma run --host "
+            f"{self.host} --port {self.port} --path <dir>`) or correct VECTOR_STORE['OPTIONS']."
+        )
+
+    def _open(self, create: bool):
+        """The collection, or ``None`` when it does not exist and ``create`` is false."""
+        from chromadb.errors import NotFoundError
+
+        with self._lock:
+            if self._collection is None:
+                client = self._connect()
+                if create:
+                    found = client.get_or_create_collection(
+                        self.name, embedding_function=None, metadata={FORMAT_KEY: FORMAT},
+                        configuration={"hnsw": {"space": self.metric}},
+                    )
+                else:
+                    try:
+                        found = client.get_collection(self.name, embedding_function=None)
+                    except NotFoundError:
+                        return None
+                self._check_format(found)
+                self._collection, self._space = found, collection_metric(found)
+                if self._space != self.metric:
+                    log.info("Chroma collection %r uses the %s metric (METRIC is %s); scores are mapped from %s.",
+                             self.name, self._space, self.metric, self._space)
+            return self._collection
+
+    def _check_format(self, collection) -> None:
+        if FORMAT_KEY not in (collection.metadata or {}) and collection.count():
+            raise ConfigurationError(
+                f"The Chroma collection {self.name!r} at {self.location} holds documents that dgs-chroma did not "
+                "write (perhaps django_graph_search's). Set VECTOR_STORE['OPTIONS']['COLLECTION_NAME'] to a new name "
+                "and run `python manage.py build_search_index`."
+            )
+
+    def _use(self, operation: Callable[[Any], T], *, create: bool = False, empty: T = None) -> T:
+        """Run ``operation(collection)``; ``empty`` when the collection does not exist (and ``create`` is false).
+
+        A collection that another process dropped (``clear_search_index``) is looked up once more.
+        """
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self._attempt(operation, create, empty)
+        except NotFoundError:
+            with self._lock:
+                self._collection = None
+            return self._attempt(operation, create, empty)
+
+    def _attempt(self, operation: Callable[[Any], T], create: bool, empty: T) -> T:
+        """One try of :meth:`_use`, with the engine's errors translated into dgs's."""
+        import httpx
+        from chromadb.errors import InvalidArgumentError
+
+        try:
+            collection = self._open(create)
+            return empty if collection is None else operation(collection)
+        except httpx.TransportError as exc:  # only the HTTP client raises these
+            raise self._unreachable(exc) from exc
+        except InvalidArgumentError as exc:
+            if "dimension" not in str(exc):
+                raise
+            raise EmbedderMismatchError(
+                f"The Chroma collection {self.name!r} at {self.location} holds vectors of another dimension "
+                f"({exc}). Rebuild the index with `python manage.py build_search_index --rebuild`."
+            ) from exc
+
+    def _batches(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
+        """``items`` in slices the client accepts in one request (Chroma's max batch size)."""
+        size = self._connect().get_max_batch_size()
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+
+    # ---------------------------------------------------------------------------------------------
+    # Writes
+    # ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        latest = list({doc.id: doc for doc in documents}.values())  # Chroma refuses an id twice in one request
+        if not latest:
+            return
+        sizes = {np.asarray(doc.vector).size for doc in latest}
+        if len(sizes) > 1:
+            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
+
+        def write(collection) -> None:
+            for batch in self._batches(latest):
+                collection.upsert(
+                    ids=[doc.id for doc in batch],
+                    embeddings=normalize_rows(np.stack([np.asarray(d.vector, np.float32).ravel() for d in batch])),
+                    documents=[doc.text for doc in batch],
+                    metadatas=[chroma_metadata(d.model, d.pk, d.content_hash, d.metadata) for d in batch],
+                )
+
+        self._use(write, create=True)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(dict.fromkeys(ids))
+
+        def remove(collection) -> None:
+            for batch in self._batches(ids):
+                collection.delete(ids=list(batch))
+
+        if ids:
+            self._use(remove)
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        """Delete the documents of ``models``; without ``models``, the whole collection (embedder record too)."""
+        if not models:
+            self.drop()
+            return
+        labels = [m.lower() for m in models]
+        self._use(lambda collection: collection.delete(where={MODEL_KEY: {"$in": labels}}))
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        def record(collection) -> None:
+            # Chroma replaces the whole metadata on modify(); its own "hnsw:" keys cannot be changed.
+            kept = {k: v for k, v in (collection.metadata or {}).items() if not k.startswith("hnsw:")}
+            collection.modify(metadata={**kept, FORMAT_KEY: FORMAT, EMBEDDER_KEY: embedder_id,
+                                        DIMENSION_KEY: int(dimension)})
+
+        self._use(record, create=True)
+
+    def drop(self) -> None:
+        """Delete the Chroma collection; the next write creates it again, empty."""
+        with self._lock:
+            # A collection another process dropped meanwhile is found missing on the retry: nothing to do.
+            self._use(lambda _: self._connect().delete_collection(self.name))
+            self._collection = None
+
+    # ---------------------------------------------------------------------------------------------
+    # Reads
+    # ---------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        if k <= 0:
+            return []
+        query = normalize_rows(vector)
+        conditions = list(filters or [])
+        where = where_clause([m.lower() for m in models] if models else None, conditions)
+
+        def nearest(collection) -> list[VectorHit]:
+            wanted = k
+            while True:
+                found = collection.query(query_embeddings=query, n_results=wanted, where=where,
+                                         include=["documents", "metadatas", "distances"])
+                hits = self._hits(found)
+                # The where can accept a few documents too many (see metadata.where_clause): drop them, and
+                # ask for more when that left fewer than k of a full answer.
+                kept = [hit for hit in hits if matches(hit.metadata, conditions)] if conditions else hits
+                if len(kept) >= k or len(found["ids"][0]) < wanted:
+                    return kept[:k]
+                wanted *= 2
+
+        return self._use(nearest, empty=[])
+
+    def _hits(self, found: Mapping[str, Any]) -> list[VectorHit]:
+        ids, texts = found["ids"][0], found["documents"][0]
+        metadatas, distances = found["metadatas"][0], np.asarray(found["distances"][0], dtype=np.float64)
+        scores = cosine_to_score(distance_to_cosine(self._space, distances))
+        return [
+            VectorHit(doc_id, meta[MODEL_KEY], meta[PK_KEY], float(score), text or "", original_metadata(meta))
+            for doc_id, text, meta, score in zip(ids, texts, metadatas, scores, strict=True)
+            # Embedded Chroma: another process deleted the document after this one loaded the vector index.
+            if meta is not None
+        ]
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        if not models:
+            return self._use(lambda collection: collection.count(), empty=0)
+        return len(self._ids(models))
+
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        return iter(self._ids(models))
+
+    def _ids(self, models: Optional[Sequence[str]]) -> list[str]:
+        """Every id (of ``models``), read page by page; a list, so callers may delete while iterating."""
+        where = where_clause([m.lower() for m in models] if models else None, [])
+
+        def read(collection) -> list[str]:
+            ids: list[str] = []
+            page = self._connect().get_max_batch_size()
+            while True:
+                found = collection.get(where=where, include=[], limit=page, offset=len(ids))["ids"]
+                ids.extend(found)
+                if len(found) < page:
+                    return ids
+
+        return self._use(read, empty=[])
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        def read(collection) -> dict[str, str]:
+            hashes = {}
+            for batch in self._batches(list(ids)):
+                found = collection.get(ids=list(batch), include=["metadatas"])
+                hashes.update((i, meta[HASH_KEY]) for i, meta in zip(found["ids"], found["metadatas"], strict=True))
+            return hashes
+
+        return self._use(read, empty={}) if ids else {}
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors, at unit length."""
+
+        def read(collection) -> dict[str, np.ndarray]:
+            vectors = {}
+            for batch in self._batches(list(ids)):
+                found = collection.get(ids=list(batch), include=["embeddings"])
+                vectors.update(zip(found["ids"], np.asarray(found["embeddings"], dtype=np.float32), strict=True))
+            return vectors
+
+        return self._use(read, empty={}) if ids else {}
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        """The record of :meth:`record_embedder`, read from the collection's metadata (fresh, not cached)."""
+
+        def read(collection) -> Optional[dict[str, Any]]:
+            metadata = self._connect().get_collection(self.name, embedding_function=None).metadata or {}
+            if EMBEDDER_KEY not in metadata:
+                return None
+            return {"embedder": metadata[EMBEDDER_KEY], "dimension": metadata[DIMENSION_KEY]}
+
+        return self._use(read)
+
+    def close(self) -> None:
+        """Release the client (for embedded Chroma, its SQLite files once no other client uses them)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client, self._collection = None, None
+
+
+def collection_metric(collection) -> str:
+    """The distance a Chroma collection was created with (HNSW locally, SPANN on distributed Chroma)."""
+    configuration = collection.configuration or {}
+    for index in ("hnsw", "spann"):
+        space = (configuration.get(index) or {}).get("space")
+        if space:
+            return str(space)
+    return str((collection.metadata or {}).get("hnsw:space", "l2"))  # Chroma's default

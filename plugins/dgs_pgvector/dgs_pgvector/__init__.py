@@ -1,0 +1,3 @@
+"""dgs-pgvector: the ``pgvector`` vector store for dgs (see README.md)."""
+
+__version__ = "0.1.0"

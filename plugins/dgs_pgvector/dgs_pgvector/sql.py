@@ -1,0 +1,200 @@
+"""The SQL of the pgvector store: table layout, the ``vector`` extension, and filters as ``WHERE`` clauses.
+
+Everything a caller supplies (filter keys and values, ids, model labels, vectors) travels as a bound
+parameter. Only table names and the integer index parameters are written into statements, and
+:mod:`dgs_pgvector.store` validates both before they get here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import numpy as np
+
+from dgs_core.exceptions import ConfigurationError
+from dgs_core.filters import Condition
+
+#: Largest dimension pgvector's HNSW index takes on ``vector`` columns; up to HALFVEC_LIMIT the index is
+#: built on a ``halfvec`` (16-bit) cast of the column instead, beyond that searches scan the table.
+VECTOR_INDEX_LIMIT = 2000
+HALFVEC_INDEX_LIMIT = 4000
+
+#: One lock for every dgs_pgvector DDL statement, so concurrent first writes neither race on
+#: ``CREATE EXTENSION`` nor on ``CREATE TABLE`` (PostgreSQL's IF NOT EXISTS is not concurrency-safe).
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('dgs_pgvector'))"
+
+UNDEFINED_TABLE = "42P01"
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def sqlstate(exc: BaseException) -> Optional[str]:
+    """The SQLSTATE of a database error raised through Django (psycopg 3 or psycopg2)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+
+
+def vector_literal(rows: np.ndarray) -> list[str]:
+    """pgvector's text form ``[x,y,...]`` of each row; 9 significant digits restore a float32 exactly."""
+    row_format = "[" + ",".join(["%.9g"] * rows.shape[1]) + "]"
+    return [row_format % tuple(row) for row in rows.tolist()]
+
+
+def quote(name: str) -> str:
+    """``name`` as a quoted identifier, so that a TABLE such as ``order`` is not read as a keyword (names are
+    validated to lower-case letters, digits and ``_``, which need no escaping)."""
+    return f'"{name}"'
+
+
+def distance_expression(dimension: int) -> str:
+    """The cosine distance of ``embedding`` to the query parameter, written so the HNSW index serves it."""
+    if VECTOR_INDEX_LIMIT < dimension <= HALFVEC_INDEX_LIMIT:
+        return f"embedding::halfvec({dimension}) <=> %s::halfvec({dimension})"
+    return "embedding <=> %s::vector"
+
+
+def create_table_statements(name: str, dimension: int, m: int, ef_construction: int) -> list[str]:
+    """The documents table ``name`` of one collection, with its HNSW, model and metadata indexes."""
+    table = quote(name)
+    statements = [
+        f"""CREATE TABLE {table} (
+            id text PRIMARY KEY,
+            model text NOT NULL,
+            pk text NOT NULL,
+            text text NOT NULL,
+            content_hash text NOT NULL DEFAULT '',
+            metadata jsonb NOT NULL DEFAULT '{{}}',
+            embedding vector({dimension}) NOT NULL
+        )""",
+        f"CREATE INDEX {quote(name + '_model_idx')} ON {table} (model)",
+        f"CREATE INDEX {quote(name + '_metadata_idx')} ON {table} USING gin (metadata jsonb_path_ops)",
+    ]
+    index, hnsw = quote(name + "_embedding_idx"), f"WITH (m = {m}, ef_construction = {ef_construction})"
+    if dimension <= VECTOR_INDEX_LIMIT:
+        statements.append(f"CREATE INDEX {index} ON {table} USING hnsw (embedding vector_cosine_ops) {hnsw}")
+    elif dimension <= HALFVEC_INDEX_LIMIT:
+        statements.append(
+            f"CREATE INDEX {index} ON {table} "
+            f"USING hnsw ((embedding::halfvec({dimension})) halfvec_cosine_ops) {hnsw}"
+        )
+    return statements
+
+
+def create_meta_table_statement(meta_table: str) -> str:
+    """The table recording, per collection, the embedder that filled it."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(meta_table)} "
+        "(collection text PRIMARY KEY, embedder text NOT NULL, dimension integer NOT NULL)"
+    )
+
+
+def table_dimension(cursor, table: str) -> Optional[int]:
+    """The dimension of ``table``'s ``embedding`` column, or ``None`` when the table does not exist."""
+    cursor.execute(
+        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'embedding'", [quote(table)]
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def extension_version(cursor) -> Optional[tuple[int, ...]]:
+    """The installed version of the ``vector`` extension in this database, e.g. ``(0, 8, 0)``."""
+    cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+    row = cursor.fetchone()
+    return tuple(int(part) for part in row[0].split(".") if part.isdigit()) if row else None
+
+
+def ensure_extension(cursor, alias: str, extension: str = "vector") -> None:
+    """Create ``extension`` in the database unless it is there; explain what to do when it cannot be."""
+    from django.db import ProgrammingError
+
+    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [extension])
+    if cursor.fetchone():
+        return
+    cursor.execute("SELECT current_database(), current_setting('server_version')")
+    database, server_version = cursor.fetchone()
+    cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [extension])
+    if not cursor.fetchone():
+        raise ConfigurationError(
+            f"The pgvector store needs the PostgreSQL extension {extension!r}, which is not installed on the server "
+            f"of DATABASES[{alias!r}] (database {database!r}, PostgreSQL {server_version}): it is missing from "
+            f"pg_available_extensions. Install pgvector on that server (e.g. `apt install "
+            f"postgresql-<major>-pgvector`, or build it from https://github.com/pgvector/pgvector), or point "
+            f"VECTOR_STORE['OPTIONS']['DATABASE'] at a database whose server has it."
+        )
+    try:
+        cursor.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+    except ProgrammingError as exc:
+        if sqlstate(exc) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise ConfigurationError(
+            f"The pgvector store needs the extension {extension!r} in database {database!r} (DATABASES[{alias!r}]), "
+            f"and its user may not create it. Ask a superuser to run `CREATE EXTENSION {extension};` in that "
+            f"database once."
+        ) from exc
+
+
+# -- filters ----------------------------------------------------------------------------------------------
+
+#: The stored value of a filter field as a set of rows: the items of a list, else the value itself (a
+#: missing key gives one JSON null), which is how :func:`dgs_core.filters.matches` reads metadata.
+_ITEMS = (
+    "jsonb_array_elements(CASE jsonb_typeof(metadata -> %s) WHEN 'array' THEN metadata -> %s "
+    "ELSE jsonb_build_array(metadata -> %s) END) AS item(value)"
+)
+
+#: Python orders numbers and booleans together (True == 1) and strings by code point; other pairs never match.
+_AS_NUMBER = (
+    "CASE jsonb_typeof(item.value) WHEN 'number' THEN item.value::numeric "
+    "WHEN 'boolean' THEN item.value::boolean::int END"
+)
+_AS_STRING = "(CASE jsonb_typeof(item.value) WHEN 'string' THEN item.value #>> '{}' END) COLLATE \"C\""
+
+_OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def _equal_values(value: Any) -> list[Any]:
+    """The JSON values Python's ``==`` equates with ``value`` (jsonb already equates 1 and 1.0)."""
+    if isinstance(value, bool):
+        return [value, int(value)]
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return [value, bool(value)]
+    return [value]
+
+
+def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
+    key, lookup, value = condition.field, condition.lookup, condition.value
+    if lookup in ("exact", "in"):
+        # Containment is what the GIN (jsonb_path_ops) index answers; {"k": [v]} matches v inside a list.
+        documents = [
+            json.dumps({key: form})
+            for item in (value if lookup == "in" else [value])
+            for equal in _equal_values(item)
+            for form in (equal, [equal])
+        ]
+        return "metadata @> ANY(%s::jsonb[])", [documents]
+    if lookup == "isnull":
+        negation = "NOT " if value else ""
+        return f"{negation}EXISTS (SELECT FROM {_ITEMS} WHERE jsonb_typeof(item.value) <> 'null')", [key, key, key]
+    if lookup in _OPERATORS:
+        if isinstance(value, str):
+            comparison = f"{_AS_STRING} {_OPERATORS[lookup]} %s"
+        else:
+            comparison = f"{_AS_NUMBER} {_OPERATORS[lookup]} %s::numeric"
+            value = json.dumps(int(value) if isinstance(value, bool) else value)  # exact decimal, not a float8
+        return f"EXISTS (SELECT FROM {_ITEMS} WHERE {comparison})", [key, key, key, value]
+    raise ValueError(f"Unknown filter lookup {lookup!r}.")
+
+
+def where_clause(models: Optional[Sequence[str]], conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
+    """``WHERE ...`` (or ``""``) restricting to ``models`` (none or empty: every model) and every condition."""
+    parts, params = [], []
+    if models:
+        parts.append("model = ANY(%s)")
+        params.append([m.lower() for m in models])
+    for condition in conditions:
+        sql, condition_params = _condition_sql(condition)
+        parts.append(sql)
+        params.extend(condition_params)
+    return ("WHERE " + " AND ".join(parts), params) if parts else ("", [])

@@ -1,0 +1,384 @@
+"""``PgvectorStore``: documents and vectors in a table of your Django PostgreSQL database, searched with pgvector.
+
+Each collection is one table (``dgs_vectors``, ``dgs_vectors_g1``, ...) created on its first write, when
+the embedder's dimension is known, with an HNSW index (cosine) on the vectors, a B-tree index on the model
+label and a GIN index on the metadata. Every statement runs through Django's connection for the
+``DATABASE`` alias inside ``transaction.atomic``, so a write made inside the caller's transaction commits
+or rolls back with it. See the package README for the options and the guarantees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Optional, TypeVar
+
+import numpy as np
+from django.db import ProgrammingError, connections, transaction
+
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
+from dgs_core.filters import Condition
+from dgs_pgvector.sql import (
+    DDL_LOCK,
+    UNDEFINED_TABLE,
+    create_meta_table_statement,
+    create_table_statements,
+    distance_expression,
+    ensure_extension,
+    extension_version,
+    quote,
+    sqlstate,
+    table_dimension,
+    vector_literal,
+    where_clause,
+)
+
+T = TypeVar("T")
+
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+#: Collections never contain "_", so no collection's table can be named like another table's index.
+_COLLECTION_NAME = re.compile(r"[a-z0-9]{1,9}\Z")
+#: PostgreSQL truncates identifiers beyond 63 bytes; the longest name derived from TABLE adds a
+#: collection ("_" and up to 9 characters) and "_metadata_idx".
+_MAX_BASE_NAME = 63 - 10 - len("_metadata_idx")
+ITERATIVE_SCANS = ("strict_order", "relaxed_order", "off")
+
+#: Rows per INSERT statement (one transaction per upsert call, whatever its size).
+WRITE_BATCH = 1000
+#: Ids per page of iter_ids().
+ID_PAGE = 10000
+
+_UPSERT = """
+    INSERT INTO {table} (id, model, pk, text, content_hash, metadata, embedding)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                         %s::text[]::jsonb[], %s::text[]::vector[])
+    ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model, pk = EXCLUDED.pk, text = EXCLUDED.text,
+        content_hash = EXCLUDED.content_hash, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding
+"""
+
+
+def _option_error(name: str, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"VECTOR_STORE['OPTIONS']['{name.upper()}'] {problem}")
+
+
+def _integer_option(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _option_error(name, f"must be an integer from {low} to {high}, not {value!r}.")
+    return value
+
+
+def _set_locally(cursor: Any, settings: dict[str, str]) -> None:
+    """``SET LOCAL`` each setting (until the end of the transaction or savepoint), in one round trip."""
+    cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+                   [item for pair in settings.items() for item in pair])
+
+
+class PgvectorStore(VectorStore):
+    """Vector store ``pgvector``: a table per collection in a Django PostgreSQL database.
+
+    Options (``VECTOR_STORE["OPTIONS"]``): ``DATABASE`` (alias, default ``"default"``), ``TABLE`` (base
+    table name, default ``"dgs_vectors"``), ``M`` and ``EF_CONSTRUCTION`` (HNSW build parameters, 16 and
+    64), ``EF_SEARCH`` (HNSW search breadth, 100) and ``ITERATIVE_SCAN`` (``"strict_order"``,
+    ``"relaxed_order"`` or ``"off"``). django-graph-search's ``table_name``, ``using``, ``hnsw_m`` and
+    ``hnsw_ef_construction`` are accepted; its ``dimension`` and ``distance`` are ignored with a warning.
+    """
+
+    capabilities = frozenset({"persistence", "filters"})
+    legacy_options = {
+        "table_name": "table", "using": "database", "hnsw_m": "m", "hnsw_ef_construction": "ef_construction",
+    }
+
+    def __init__(
+        self,
+        database: str = "default",
+        table: str = "dgs_vectors",
+        collection: str = "",
+        m: int = 16,
+        ef_construction: int = 64,
+        ef_search: int = 100,
+        iterative_scan: str = "strict_order",
+        dimension: Any = None,
+        distance: Any = None,
+        **options: Any,
+    ) -> None:
+        if options:
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS'] for the pgvector store has unknown keys "
+                f"{sorted(k.upper() for k in options)}; it accepts DATABASE, TABLE, M, EF_CONSTRUCTION, EF_SEARCH "
+                f"and ITERATIVE_SCAN."
+            )
+        for legacy, value, reason in (
+            ("dimension", dimension, "the table takes the embedder's dimension on its first write"),
+            ("distance", distance, "dgs always ranks by cosine similarity, so scores compare across stores"),
+        ):
+            if value is not None:
+                warnings.warn(
+                    f"VECTOR_STORE['OPTIONS']['{legacy.upper()}'] is ignored by the pgvector store ({reason}); "
+                    f"remove it.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+        if database not in connections.settings:
+            raise _option_error(
+                "database", f"is {database!r}, which is not in DATABASES ({', '.join(connections.settings)})."
+            )
+        if connections[database].vendor != "postgresql":
+            raise _option_error(
+                "database", f"is {database!r}, a {connections[database].vendor} database; pgvector needs PostgreSQL."
+            )
+        if not isinstance(table, str) or not _TABLE_NAME.match(table) or len(table) > _MAX_BASE_NAME:
+            raise _option_error(
+                "table", f"is {table!r}; use lower-case letters, digits and _ (at most {_MAX_BASE_NAME} characters)."
+            )
+        if collection and (not _COLLECTION_NAME.match(collection) or collection == "meta"):
+            raise _option_error(
+                "collection", f"is {collection!r}; use 1 to 9 lower-case letters and digits, not 'meta'."
+            )
+        if iterative_scan not in ITERATIVE_SCANS:
+            raise _option_error(
+                "iterative_scan", f"must be one of {', '.join(ITERATIVE_SCANS)}, not {iterative_scan!r}."
+            )
+        m = _integer_option("m", m, 2, 100)
+        ef_construction = _integer_option("ef_construction", ef_construction, 2 * m, 1000)
+        ef_search = _integer_option("ef_search", ef_search, 1, 1000)
+        super().__init__(database=database, table=table, collection=collection, m=m, ef_construction=ef_construction,
+                         ef_search=ef_search, iterative_scan=iterative_scan)
+        self.database = database
+        self.collection = collection
+        self.table = f"{table}_{collection}" if collection else table
+        self.meta_table = f"{table}_meta"
+        self._table_sql, self._meta_table_sql = quote(self.table), quote(self.meta_table)
+        self.m, self.ef_construction = m, ef_construction
+        self.ef_search, self.iterative_scan = ef_search, iterative_scan
+        # (dimension of the table, pgvector version) once a search has read them; reset when the table goes.
+        self._search_setup: Optional[tuple[int, tuple[int, ...]]] = None
+
+    # ---------------------------------------------------------------------------------------------
+    # Transactions
+    # ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor inside ``atomic``: its own transaction, or a savepoint in the caller's."""
+        with transaction.atomic(using=self.database), connections[self.database].cursor() as cursor:
+            yield cursor
+
+    def _run(self, work: Callable[[Any], T], if_missing: T) -> T:
+        """``work(cursor)`` in a transaction; ``if_missing`` when the collection's table does not exist (yet)."""
+        try:
+            with self._cursor() as cursor:
+                return work(cursor)
+        except ProgrammingError as exc:
+            if sqlstate(exc) != UNDEFINED_TABLE:
+                raise
+            self._search_setup = None
+            return if_missing
+
+    def _require_table(self, cursor: Any, dimension: int) -> None:
+        """Create the collection's table on first use, and refuse vectors of another dimension."""
+        existing = table_dimension(cursor, self.table)
+        if existing is None:
+            cursor.execute(DDL_LOCK)
+            existing = table_dimension(cursor, self.table)  # another process may have created it meanwhile
+        if existing is None:
+            ensure_extension(cursor, self.database)
+            for statement in create_table_statements(self.table, dimension, self.m, self.ef_construction):
+                cursor.execute(statement)
+        elif existing != dimension:
+            raise EmbedderMismatchError(
+                f"The pgvector table {self.table!r} holds {existing}-dimensional vectors; these have {dimension}. "
+                f"Rebuild the index with `manage.py build_search_index --rebuild` (or clear it) to change embedders."
+            )
+
+    # ---------------------------------------------------------------------------------------------
+    # Writes
+    # ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        # An id named twice: the last one wins (one INSERT cannot update a row twice). Sorted by id so that
+        # concurrent upserts of overlapping batches lock rows in the same order and never deadlock.
+        latest = sorted({doc.id: doc for doc in documents}.values(), key=lambda doc: doc.id)
+        if not latest:
+            return
+        sizes = {np.asarray(doc.vector).size for doc in latest}
+        if len(sizes) > 1:
+            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
+        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
+        statement = _UPSERT.format(table=self._table_sql)
+        with self._cursor() as cursor:
+            self._require_table(cursor, vectors.shape[1])
+            for start in range(0, len(latest), WRITE_BATCH):
+                batch = latest[start : start + WRITE_BATCH]
+                cursor.execute(statement, [
+                    [doc.id for doc in batch],
+                    [doc.model.lower() for doc in batch],
+                    [str(doc.pk) for doc in batch],
+                    [doc.text for doc in batch],
+                    [doc.content_hash or "" for doc in batch],
+                    [json.dumps(doc.metadata or {}) for doc in batch],
+                    vector_literal(vectors[start : start + WRITE_BATCH]),
+                ])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            sql = f"DELETE FROM {self._table_sql} WHERE id = ANY(%s)"
+            self._run(lambda cursor: cursor.execute(sql, [list(ids)]), None)
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        """Delete ``models``' documents; without ``models``, drop the table and the embedder record, so the
+        next write may use another embedder (of another dimension)."""
+        if not models:
+            self.drop()
+            return
+        self._run(lambda cursor: cursor.execute(
+            f"DELETE FROM {self._table_sql} WHERE model = ANY(%s)", [[m.lower() for m in models]]), None)
+
+    def drop(self) -> None:
+        """Drop the collection's table and its embedder record."""
+        with self._cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self._table_sql}")
+            cursor.execute("SELECT to_regclass(%s)", [self._meta_table_sql])
+            if cursor.fetchone()[0] is not None:
+                cursor.execute(f"DELETE FROM {self._meta_table_sql} WHERE collection = %s", [self.collection])
+        self._search_setup = None
+
+    # ---------------------------------------------------------------------------------------------
+    # Search
+    # ---------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        if k <= 0:
+            return []
+        query = normalize_rows(vector)[0]
+        where, params = where_clause(models, filters or ())
+
+        def work(cursor: Any) -> list[tuple]:
+            setup = self._setup(cursor)
+            if setup is None:
+                return []  # nothing written to this collection yet
+            dimension, version = setup
+            if query.size != dimension:
+                raise EmbedderMismatchError(
+                    f"The pgvector table {self.table!r} holds {dimension}-dimensional vectors, but the query vector "
+                    f"has {query.size}. Search with the embedder that filled it, or rebuild the index with "
+                    f"`manage.py build_search_index --rebuild`."
+                )
+            sql = (
+                f"SELECT id, model, pk, text, metadata, {distance_expression(dimension)} AS distance "
+                f"FROM {self._table_sql} {where} ORDER BY distance LIMIT %s"
+            )
+            arguments = [vector_literal(query[None, :])[0], *params, k]
+            settings = {"hnsw.ef_search": str(self.ef_search)}
+            if self.iterative_scan != "off" and version >= (0, 8):  # iterative scans arrived in pgvector 0.8
+                settings["hnsw.iterative_scan"] = self.iterative_scan
+            if filters:
+                # PostgreSQL estimates any jsonb containment to match ~0.1% of rows, so it would answer every
+                # metadata filter by reading all matching rows and sorting them. Ruling out sorts makes it walk
+                # the HNSW index instead, whose cost does not grow with the number of matching rows.
+                settings["enable_sort"] = "off"
+            _set_locally(cursor, settings)
+            cursor.execute(sql, arguments)
+            rows = cursor.fetchall()
+            if len(rows) < k:
+                # The HNSW scan gave up early (a rare filter value past hnsw.max_scan_tuples, or a pgvector without
+                # iterative scans): answer exactly, from the B-tree/GIN indexes or a sequential scan.
+                _set_locally(cursor, {"enable_indexscan": "off", "enable_sort": "on"})
+                cursor.execute(sql, arguments)
+                rows = cursor.fetchall()
+            # Read-only: rolling back also ends the SET LOCALs above, even inside the caller's transaction.
+            transaction.set_rollback(True, using=self.database)
+            return rows
+
+        hits = []
+        for doc_id, model, pk, text, metadata, distance in self._run(work, []):
+            cosine = 1.0 - distance if distance is not None and math.isfinite(distance) else 0.0  # zero vectors
+            metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+            hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(cosine)), text, metadata))
+        hits.sort(key=lambda hit: -hit.score)  # ITERATIVE_SCAN relaxed_order may return neighbours out of order
+        return hits
+
+    def _setup(self, cursor: Any) -> Optional[tuple[int, tuple[int, ...]]]:
+        """The table's dimension and the pgvector version, read once per store instance (``None``: no table)."""
+        if self._search_setup is None:
+            dimension = table_dimension(cursor, self.table)
+            if dimension is not None:
+                self._search_setup = (dimension, extension_version(cursor) or (0,))
+        return self._search_setup
+
+    # ---------------------------------------------------------------------------------------------
+    # Reads
+    # ---------------------------------------------------------------------------------------------
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        def work(cursor: Any) -> list[tuple]:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+        return self._run(work, [])
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        where, params = where_clause(models, ())
+        rows = self._fetch(f"SELECT count(*) FROM {self._table_sql} {where}", params)
+        return rows[0][0] if rows else 0
+
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        """Every id in id order, read in pages (keyset pagination: no cursor is held between pages)."""
+        where, params = where_clause(models, ())
+        sql = f"SELECT id FROM {self._table_sql} {where} {'AND' if where else 'WHERE'} id > %s ORDER BY id LIMIT %s"
+        last = ""
+        while True:
+            page = [row[0] for row in self._fetch(sql, [*params, last, ID_PAGE])]
+            yield from page
+            if len(page) < ID_PAGE:
+                return
+            last = page[-1]
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        return dict(self._fetch(f"SELECT id, content_hash FROM {self._table_sql} WHERE id = ANY(%s)", [list(ids)]))
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Unit-length float32 copies of the stored vectors."""
+        if not ids:
+            return {}
+        rows = self._fetch(f"SELECT id, embedding::real[] FROM {self._table_sql} WHERE id = ANY(%s)", [list(ids)])
+        return {doc_id: np.asarray(values, dtype=np.float32) for doc_id, values in rows}
+
+    # ---------------------------------------------------------------------------------------------
+    # Embedder record
+    # ---------------------------------------------------------------------------------------------
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        sql = f"SELECT embedder, dimension FROM {self._meta_table_sql} WHERE collection = %s"
+        rows = self._fetch(sql, [self.collection])
+        return {"embedder": rows[0][0], "dimension": rows[0][1]} if rows else None
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        """Save the embedder in ``<TABLE>_meta``, one row per collection (created on first use)."""
+        with self._cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [self._meta_table_sql])
+            if cursor.fetchone()[0] is None:
+                cursor.execute(DDL_LOCK)
+                cursor.execute(create_meta_table_statement(self.meta_table))
+            cursor.execute(
+                f"INSERT INTO {self._meta_table_sql} (collection, embedder, dimension) VALUES (%s, %s, %s) "
+                "ON CONFLICT (collection) DO UPDATE SET embedder = EXCLUDED.embedder, dimension = EXCLUDED.dimension",
+                [self.collection, embedder_id, int(dimension)],
+            )
+
+    def close(self) -> None:
+        """Forget what was read from the database; Django owns (and closes) the connections."""
+        self._search_setup = None

@@ -1,0 +1,161 @@
+"""Qdrant clients shared per location within a process, and engine failures turned into dgs errors.
+
+A rebuild makes core build one store instance per collection on the same location. They share one
+client: local mode allows a single client per directory (it locks the folder), ``:memory:`` is only one
+storage when it is one client, and a server is best reached through one connection pool. The client is
+closed when the last store using it closes, except the in-memory one (see :func:`release`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import grpc
+import httpx
+from qdrant_client import QdrantClient
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from dgs_core.exceptions import BackendUnavailable
+
+MEMORY = ":memory:"
+
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+_REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the collections live: a server (``url``) or local mode (``path``, a directory or ``:memory:``)."""
+
+    url: Optional[str] = None
+    api_key: Optional[str] = field(default=None, repr=False)
+    prefer_grpc: bool = False
+    grpc_port: int = 6334
+    timeout: Optional[int] = None
+    path: Optional[str] = None
+
+    @property
+    def local(self) -> bool:
+        return self.path is not None
+
+    def describe(self) -> str:
+        if self.path == MEMORY:
+            return "the in-memory Qdrant (PATH ':memory:')"
+        if self.path:
+            return f"the local Qdrant at PATH {self.path!r}"
+        return f"the Qdrant server at URL {self.url!r}" + (" (gRPC)" if self.prefer_grpc else "")
+
+    def connect(self) -> QdrantClient:
+        if self.path == MEMORY:
+            return QdrantClient(location=MEMORY)
+        if self.path:
+            try:
+                # Thread checks off: every call on a local client is serialised by SharedClient.lock.
+                return QdrantClient(path=self.path, force_disable_check_same_thread=True)
+            except RuntimeError as exc:  # the folder lock of local mode
+                raise BackendUnavailable(
+                    f"{self.describe()} is already open in another process ({exc}). Local mode serves one "
+                    "process: several web workers, a Celery worker or a second manage.py command cannot share "
+                    "it. Run a Qdrant server and set VECTOR_STORE['OPTIONS']['URL'] instead of PATH."
+                ) from exc
+        # No version check: it costs a request per process and only warns; the one server feature dgs needs
+        # beyond the basics (collection metadata, Qdrant 1.16) is verified when the embedder is recorded.
+        return QdrantClient(
+            url=self.url, api_key=self.api_key, prefer_grpc=self.prefer_grpc, grpc_port=self.grpc_port,
+            timeout=self.timeout, check_compatibility=False,
+        )
+
+
+class SharedClient:
+    """One client and the lock its calls take; local mode has no locking of its own, server clients do."""
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+        self.client = location.connect()
+        self.lock: Any = threading.RLock() if location.local else contextlib.nullcontext()
+        self.users = 0
+
+    @contextlib.contextmanager
+    def calling(self) -> Iterator[QdrantClient]:
+        """The client, with engine failures raised as :class:`BackendUnavailable` naming the option to check."""
+        with self.lock, engine_errors(self.location):
+            yield self.client
+
+
+_shared: dict[Location, SharedClient] = {}
+_shared_lock = threading.Lock()
+
+
+def acquire(location: Location) -> SharedClient:
+    """The process's client for ``location``, opened on first use; pair with :func:`release`."""
+    with _shared_lock:
+        shared = _shared.get(location)
+        if shared is None:
+            shared = _shared[location] = SharedClient(location)
+        shared.users += 1
+        return shared
+
+
+def release(shared: SharedClient) -> None:
+    """Give back a client from :func:`acquire`; the last user closes it (and unlocks a local folder).
+
+    The in-memory client stays open for the life of the process, like a server: its collections survive
+    core rebuilding its components (a settings change), and ``drop()`` is what deletes one.
+    """
+    with _shared_lock:  # held while closing, so a new client for the folder waits for its lock to be free
+        shared.users -= 1
+        if shared.users > 0 or shared.location.path == MEMORY:
+            return
+        _shared.pop(shared.location, None)
+        with shared.lock:
+            shared.client.close()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close the clients still open at exit while imports still work; qdrant-client's ``__del__`` runs too
+    late to unlock a local folder cleanly."""
+    with _shared_lock:
+        for shared in _shared.values():
+            shared.client.close()
+        _shared.clear()
+
+
+@contextlib.contextmanager
+def engine_errors(location: Location) -> Iterator[None]:
+    """Connection failures and rejected credentials as :class:`BackendUnavailable` (REST answers 503)."""
+    try:
+        yield
+    except (ResponseHandlingException, httpx.TransportError) as exc:
+        raise _unreachable(location, exc) from exc
+    except UnexpectedResponse as exc:
+        if exc.status_code in (401, 403):
+            raise _refused(location, exc) from exc
+        raise
+    except grpc.RpcError as exc:
+        code = exc.code() if isinstance(exc, grpc.Call) else None
+        if code in _UNREACHABLE:
+            raise _unreachable(location, exc) from exc
+        if code in _REFUSED:
+            raise _refused(location, exc) from exc
+        raise
+
+
+def _unreachable(location: Location, exc: Exception) -> BackendUnavailable:
+    detail = exc.details() if isinstance(exc, grpc.Call) else exc
+    port = f" and GRPC_PORT ({location.grpc_port})" if location.prefer_grpc else ""
+    return BackendUnavailable(
+        f"Cannot reach {location.describe()}: {detail}. Start the server or correct "
+        f"VECTOR_STORE['OPTIONS']['URL']{port}."
+    )
+
+
+def _refused(location: Location, exc: Exception) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"{location.describe()} refused the request ({exc}). Check VECTOR_STORE['OPTIONS']['API_KEY']."
+    )

@@ -1,0 +1,344 @@
+"""``QdrantVectorStore``: one Qdrant collection per dgs collection, on a server or in local mode.
+
+A document is one point. Its id is a UUIDv5 of the dgs id (Qdrant accepts only integers and UUIDs), and
+its payload carries the dgs id, model, pk, text, content hash, the metadata as given, and the
+filterable copy of the metadata that filters and payload indexes address (see :mod:`dgs_qdrant.filters`).
+The collection is created with the embedder's dimension and cosine distance on the first write, and
+keeps the embedder record in its collection metadata.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, TypeVar
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.filters import Condition
+from dgs_qdrant import clients
+from dgs_qdrant.filters import FILTER_VALUES, filterable, payload_schemas, translate
+from dgs_qdrant.options import QdrantOptions
+
+#: Points per upsert request: about 2 MB of JSON at 384 dimensions, far below Qdrant's 32 MB request limit.
+UPSERT_BATCH = 256
+#: Points per scroll page and per retrieve/delete request.
+PAGE = 1000
+#: Namespace of the UUIDv5 point ids. Changing it would orphan every point already stored.
+POINT_ID_NAMESPACE = uuid.UUID("5d0f8f8e-3c1a-5b7e-9a57-0c2f7a1d4b63")
+#: Collection metadata keys of the embedder record.
+EMBEDDER_KEY, DIMENSION_KEY = "dgs_embedder", "dgs_dimension"
+HIT_FIELDS = ["id", "model", "pk", "text", "metadata"]
+
+T = TypeVar("T")
+
+
+def point_id(document_id: str) -> str:
+    """The Qdrant point id of a dgs document id: a UUIDv5, stable across processes and versions."""
+    return str(uuid.uuid5(POINT_ID_NAMESPACE, document_id))
+
+
+def payload(document: StoredDocument) -> dict[str, Any]:
+    """What a point carries besides its vector."""
+    return {
+        "id": document.id,
+        "model": document.model,
+        "pk": document.pk,
+        "text": document.text,
+        "content_hash": document.content_hash,
+        "metadata": document.metadata,
+        FILTER_VALUES: filterable(document.metadata),
+    }
+
+
+@dataclass
+class CollectionState:
+    """What this instance knows of its collection: vector size, embedder record, indexed payload keys."""
+
+    dimension: int
+    record: Optional[dict[str, Any]]
+    indexed: set[str]
+
+
+class QdrantVectorStore(VectorStore):
+    """Vector store ``qdrant``: a Qdrant server or cluster (``URL``) or local mode (``PATH``).
+
+    Options (``VECTOR_STORE["OPTIONS"]``): ``URL``, ``API_KEY``, ``PREFER_GRPC``, ``GRPC_PORT``, ``TIMEOUT``,
+    ``ON_DISK``, ``HNSW_EF`` for a server; ``PATH`` (a directory, or ``":memory:"``) for local mode;
+    ``COLLECTION_NAME`` (default ``"dgs"``). Core adds ``collection`` for rebuilds, which selects the Qdrant
+    collection ``<COLLECTION_NAME>_<collection>``. See the package README.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.settings = QdrantOptions.parse(options)
+        super().__init__(**options)
+        self.name = self.settings.qdrant_collection
+        self.location = self.settings.location
+        persistent = self.location.path != clients.MEMORY
+        self.capabilities = frozenset({"filters", "persistence"} if persistent else {"filters"})
+        self._search_params = qm.SearchParams(hnsw_ef=self.settings.hnsw_ef) if self.settings.hnsw_ef else None
+        self._lock = threading.RLock()
+        self._shared: Optional[clients.SharedClient] = None
+        self._state: Optional[CollectionState] = None
+
+    # ---------------------------------------------------------------------------------------------
+    # Connection and collection state
+    # ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[QdrantClient]:
+        with self._lock:
+            if self._shared is None:
+                self._shared = clients.acquire(self.location)
+            shared = self._shared
+        with shared.calling() as client:
+            yield client
+
+    def _read(self, operation: Callable[[QdrantClient], T], missing: T) -> T:
+        """``operation(client)``, or ``missing`` when the collection does not exist (yet, or any more)."""
+        with self._client() as client:
+            try:
+                return operation(client)
+            except Exception:
+                if client.collection_exists(self.name):
+                    raise
+        with self._lock:
+            self._state = None
+        return missing
+
+    def _collection(self, fresh: bool = False) -> Optional[CollectionState]:
+        """The collection's state, read once per instance (again when ``fresh``); ``None`` while it does not exist.
+
+        A state without embedder record is read again each time it is needed, because another process
+        may record one at any moment.
+        """
+        with self._lock:
+            if fresh or self._state is None or self._state.record is None:
+                info = self._read(lambda client: client.get_collection(self.name), None)
+                if info is not None:
+                    metadata = info.config.metadata or {}
+                    record = None
+                    if metadata.get(EMBEDDER_KEY) is not None:
+                        record = {"embedder": metadata[EMBEDDER_KEY], "dimension": metadata[DIMENSION_KEY]}
+                    self._state = CollectionState(info.config.params.vectors.size, record, set(info.payload_schema))
+            return self._state
+
+    def _create(self, dimension: int, metadata: Optional[dict[str, Any]] = None) -> CollectionState:
+        """The collection, created with ``dimension`` (and ``metadata``) unless it exists already."""
+        with self._lock:
+            if self._collection() is None:
+                with self._client() as client:
+                    try:
+                        client.create_collection(
+                            self.name,
+                            vectors_config=qm.VectorParams(
+                                size=dimension, distance=qm.Distance.COSINE, on_disk=self.settings.on_disk
+                            ),
+                            metadata=metadata,
+                        )
+                    except Exception:
+                        if not client.collection_exists(self.name):
+                            raise  # else another process created it first; its state is read below
+                    if not self.location.local:  # local mode has no payload indexes: it checks every point
+                        client.create_payload_index(self.name, "model", qm.PayloadSchemaType.KEYWORD)
+            state = self._collection()
+            if state is None:
+                raise BackendUnavailable(f"Collection {self.name!r} vanished from {self.location.describe()}.")
+            if state.dimension != dimension:
+                raise EmbedderMismatchError(self._mismatch(state.dimension, dimension))
+            return state
+
+    def _mismatch(self, stored: int, given: int) -> str:
+        return (
+            f"Qdrant collection {self.name!r} holds {stored}-dimensional vectors, but {given}-dimensional ones "
+            "were given: the embedder changed. Rebuild the index with `python manage.py build_search_index "
+            "--rebuild` (or clear it), or switch the embedder back."
+        )
+
+    def _index_payload(self, state: CollectionState, documents: Sequence[StoredDocument]) -> None:
+        """Create payload indexes on a server for filterable keys seen for the first time."""
+        if self.location.local:
+            return
+        wanted = {k: v for k, v in payload_schemas(d.metadata for d in documents).items() if k not in state.indexed}
+        if not wanted:
+            return
+        with self._client() as client:
+            for key, schema in wanted.items():
+                client.create_payload_index(self.name, key, schema)
+                state.indexed.add(key)
+
+    # ---------------------------------------------------------------------------------------------
+    # Writes
+    # ---------------------------------------------------------------------------------------------
+
+    def upsert(self, documents: Sequence[StoredDocument]) -> None:
+        latest = list({doc.id: doc for doc in documents}.values())  # an id named twice: the last one wins
+        if not latest:
+            return
+        sizes = {np.asarray(doc.vector).size for doc in latest}
+        if len(sizes) > 1:
+            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
+        state = self._create(sizes.pop())
+        self._index_payload(state, latest)
+        # Normalised here because a server normalises cosine vectors on insert but local mode keeps them as
+        # given: stored vectors are then unit length in both modes.
+        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
+        points = [
+            qm.PointStruct(id=point_id(doc.id), vector=vector.tolist(), payload=payload(doc))
+            for doc, vector in zip(latest, vectors, strict=True)
+        ]
+        for start in range(0, len(points), UPSERT_BATCH):
+            with self._client() as client:  # released between batches, so searches are not held up
+                client.upsert(self.name, points[start : start + UPSERT_BATCH], wait=True)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), PAGE):
+            selector = qm.PointIdsList(points=[point_id(i) for i in ids[start : start + PAGE]])
+            self._read(lambda client, s=selector: client.delete(self.name, points_selector=s, wait=True), None)
+
+    def clear(self, models: Optional[Sequence[str]] = None) -> None:
+        """Delete every point (or those of ``models``); the collection and its embedder record stay."""
+        selector = qm.FilterSelector(filter=self._model_filter(models) or qm.Filter())  # an empty filter: all
+        self._read(lambda client: client.delete(self.name, points_selector=selector, wait=True), None)
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        """Keep the embedder record in the collection metadata (created with ``dimension`` if missing)."""
+        record = {"embedder": embedder_id, "dimension": dimension}
+        metadata = {EMBEDDER_KEY: embedder_id, DIMENSION_KEY: dimension}
+        with self._lock:
+            state = self._create(dimension, metadata)
+            if state.record is not None and state.record != record:
+                # Another process started filling this collection with another embedder meanwhile.
+                raise EmbedderMismatchError(
+                    f"Qdrant collection {self.name!r} is being filled by {state.record['embedder']!r}, not "
+                    f"{embedder_id!r}. Rebuild the index with `python manage.py build_search_index --rebuild`."
+                )
+            if state.record is None:
+                with self._client() as client:
+                    client.update_collection(self.name, metadata=metadata)
+                state = self._collection(fresh=True)
+            if state is None or state.record != record:
+                raise BackendUnavailable(
+                    f"{self.location.describe()} did not keep the embedder record in the metadata of collection "
+                    f"{self.name!r}. dgs-qdrant needs collection metadata: upgrade the server to Qdrant 1.16 or newer."
+                )
+
+    def drop(self) -> None:
+        """Delete the whole Qdrant collection: points, payload indexes and embedder record."""
+        with self._lock:
+            self._read(lambda client: client.delete_collection(self.name), None)
+            self._state = None
+
+    # ---------------------------------------------------------------------------------------------
+    # Reads
+    # ---------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        must = self._model_conditions(models)
+        if filters:
+            translated = translate(filters)
+            if translated is None:  # e.g. `in` with nothing but None: no document can match
+                return []
+            must += translated
+        state = self._collection()
+        if state is None or k <= 0:
+            return []
+        query = np.asarray(vector, dtype=np.float32).ravel()
+        if query.size != state.dimension:
+            raise EmbedderMismatchError(self._mismatch(state.dimension, query.size))
+        response = self._read(
+            lambda client: client.query_points(
+                self.name, query=query.tolist(), limit=k, query_filter=qm.Filter(must=must) if must else None,
+                with_payload=HIT_FIELDS, search_params=self._search_params,
+            ),
+            None,
+        )
+        if response is None:
+            return []
+        return [
+            VectorHit(
+                point.payload["id"], point.payload["model"], point.payload["pk"],
+                float(cosine_to_score(point.score)), point.payload["text"], point.payload.get("metadata") or {},
+            )
+            for point in response.points
+        ]
+
+    def count(self, models: Optional[Sequence[str]] = None) -> int:
+        query_filter = self._model_filter(models)
+        return self._read(lambda client: client.count(self.name, count_filter=query_filter, exact=True).count, 0)
+
+    def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
+        query_filter = self._model_filter(models)
+        offset = None
+        while True:
+            points, offset = self._read(
+                lambda client, after=offset: client.scroll(
+                    self.name, scroll_filter=query_filter, limit=PAGE, offset=after, with_payload=["id"],
+                    with_vectors=False,
+                ),
+                ([], None),
+            )
+            yield from (point.payload["id"] for point in points)
+            if offset is None:
+                return
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return {
+            point.payload["id"]: point.payload["content_hash"]
+            for point in self._retrieve(ids, with_payload=["id", "content_hash"], with_vectors=False)
+        }
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors, unit length (normalised on upsert)."""
+        return {
+            point.payload["id"]: np.asarray(point.vector, dtype=np.float32)
+            for point in self._retrieve(ids, with_payload=["id"], with_vectors=True)
+        }
+
+    def _retrieve(self, ids: Sequence[str], **fields: Any) -> list[qm.Record]:
+        records: list[qm.Record] = []
+        for start in range(0, len(ids), PAGE):
+            chunk = [point_id(i) for i in ids[start : start + PAGE]]
+            records += self._read(lambda client, c=chunk: client.retrieve(self.name, ids=c, **fields), [])
+        return records
+
+    def embedder_info(self) -> Optional[dict[str, Any]]:
+        """The record kept in the collection metadata by :meth:`record_embedder`; ``None`` without one."""
+        state = self._collection()
+        return dict(state.record) if state and state.record else None
+
+    def close(self) -> None:
+        """Give back the shared client (the last store closing it unlocks a local folder); reopens lazily."""
+        with self._lock:
+            shared, self._shared, self._state = self._shared, None, None
+        if shared is not None:
+            clients.release(shared)
+
+    @staticmethod
+    def _model_conditions(models: Optional[Sequence[str]]) -> list[qm.Condition]:
+        if not models:
+            return []
+        return [qm.FieldCondition(key="model", match=qm.MatchAny(any=[m.lower() for m in models]))]
+
+    @classmethod
+    def _model_filter(cls, models: Optional[Sequence[str]]) -> Optional[qm.Filter]:
+        conditions = cls._model_conditions(models)
+        return qm.Filter(must=conditions) if conditions else None
+
+    def __repr__(self) -> str:
+        return f"<QdrantVectorStore collection={self.name!r} at {self.location.describe()}>"
+

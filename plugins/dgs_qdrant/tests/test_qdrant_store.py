@@ -1,0 +1,169 @@
+"""What the qdrant store promises beyond the contract: its point ids and payload as another Qdrant client
+sees them, the embedder record in the collection metadata, collections per rebuild, and the errors."""
+
+import socket
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from dgs_core.base import document_id
+from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.testing.vector_store import PRODUCT, REVIEW, make_doc, random_vectors
+from dgs_qdrant.store import POINT_ID_NAMESPACE, QdrantVectorStore, point_id
+
+DIMENSION = 16
+
+
+@pytest.fixture
+def raw_client(local_dir):
+    """Opens the directory with a plain QdrantClient, as another tool would (the stores must be closed)."""
+    opened = []
+
+    def open_raw():
+        opened.append(QdrantClient(path=local_dir))
+        return opened[-1]
+
+    yield open_raw
+    for client in opened:
+        client.close()
+
+
+def test_point_ids_are_uuid5_of_the_document_id_and_never_change():
+    doc_id = document_id(PRODUCT, 42)
+    assert point_id(doc_id) == str(uuid.uuid5(POINT_ID_NAMESPACE, "shop.product:42"))
+    # Pinned: points written by earlier versions must keep being found and replaced.
+    assert point_id(doc_id) == "8f861f6c-1617-5d84-bb27-3f34c48e6060"
+    assert uuid.UUID(point_id(doc_id)).version == 5
+    assert point_id(document_id(PRODUCT, "42")) == point_id(doc_id)
+    assert point_id(document_id(REVIEW, 42)) != point_id(doc_id)
+
+
+def test_points_as_another_client_sees_them(local_dir, raw_client):
+    vectors = random_vectors(2, DIMENSION, seed=1)
+    metadata = {"genre__name": "Rock", "tags__name": [None, "live"], "album__title": None}
+    store = QdrantVectorStore(path=local_dir)
+    store.upsert([
+        make_doc(PRODUCT, 7, vectors[0], text="Stairway", metadata=metadata),
+        make_doc(REVIEW, 1, vectors[1]),
+    ])
+    store.record_embedder("test-embedder:model-a", DIMENSION)
+    store.close()
+
+    client = raw_client()
+    info = client.get_collection("dgs")
+    assert info.config.params.vectors.size == DIMENSION
+    assert info.config.params.vectors.distance == qm.Distance.COSINE
+    assert info.config.metadata == {"dgs_embedder": "test-embedder:model-a", "dgs_dimension": DIMENSION}
+    [point] = client.retrieve("dgs", [point_id(document_id(PRODUCT, 7))], with_vectors=True)
+    assert point.payload == {
+        "id": "shop.product:7", "model": PRODUCT, "pk": "7", "text": "Stairway", "content_hash": "hash-7",
+        "metadata": metadata,
+        "filter_values": {"genre__name": "Rock", "tags__name": ["live"], "album__title": None},
+    }
+    unit = vectors[0] / np.linalg.norm(vectors[0])
+    assert np.allclose(point.vector, unit, atol=1e-5)
+
+
+def test_embedder_record_lives_in_the_collection_metadata_and_guards_the_dimension(local_dir):
+    store = QdrantVectorStore(path=local_dir)
+    store.record_embedder("test-embedder:model-a", DIMENSION)  # creates the empty collection
+    assert store.count() == 0
+    store.close()
+    store = QdrantVectorStore(path=local_dir)
+    assert store.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": DIMENSION}
+    with pytest.raises(EmbedderMismatchError, match=r"holds 16-dimensional vectors, but 8-dimensional.*--rebuild"):
+        store.upsert([make_doc(PRODUCT, 1, random_vectors(1, 8, seed=2)[0])])
+    with pytest.raises(EmbedderMismatchError, match="8-dimensional"):
+        store.search(random_vectors(1, 8, seed=2)[0], 3)
+    with pytest.raises(EmbedderMismatchError, match="being filled by 'test-embedder:model-a'"):
+        store.record_embedder("test-embedder:model-b", DIMENSION)
+    store.clear()  # clearing keeps the collection, so the record (and the guard) stay
+    assert store.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": DIMENSION}
+    store.close()
+
+
+def test_rebuild_collections_are_named_after_the_base_and_drop_deletes_one(local_dir, raw_client):
+    vectors = random_vectors(2, DIMENSION, seed=3)
+    live = QdrantVectorStore(path=local_dir, collection_name="shop")
+    pending = QdrantVectorStore(path=local_dir, collection_name="shop", collection="g1")
+    live.upsert([make_doc(PRODUCT, 1, vectors[0])])
+    pending.upsert([make_doc(PRODUCT, 2, vectors[1])])
+    live.drop()
+    assert live.count() == 0 and live.search(vectors[0], 5) == []
+    assert [h.id for h in pending.search(vectors[0], 5)] == [document_id(PRODUCT, 2)]
+    live.close()
+    pending.close()
+    assert [c.name for c in raw_client().get_collections().collections] == ["shop_g1"]
+
+
+def test_the_in_memory_qdrant_outlives_its_stores_until_dropped():
+    """Core rebuilds its store objects when settings change; the in-memory data must not vanish with them."""
+    vector = random_vectors(1, DIMENSION, seed=6)[0]
+    first = QdrantVectorStore(path=":memory:", collection_name="outlives")
+    first.upsert([make_doc(PRODUCT, 1, vector)])
+    first.record_embedder("test-embedder:model-a", DIMENSION)
+    first.close()
+    second = QdrantVectorStore(path=":memory:", collection_name="outlives")
+    assert [h.id for h in second.search(vector, 3)] == [document_id(PRODUCT, 1)]
+    assert second.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": DIMENSION}
+    second.drop()
+    assert second.count() == 0 and second.embedder_info() is None
+    second.close()
+
+
+def test_a_second_process_on_the_same_path_gets_a_clear_error(local_dir):
+    store = QdrantVectorStore(path=local_dir)
+    store.upsert([make_doc(PRODUCT, 1, random_vectors(1, DIMENSION, seed=4)[0])])
+    script = textwrap.dedent(
+        """
+        import sys
+        from dgs_core.exceptions import BackendUnavailable
+        from dgs_qdrant.store import QdrantVectorStore
+
+        try:
+            QdrantVectorStore(path=sys.argv[1]).count()
+        except BackendUnavailable as exc:
+            print(exc)
+        """
+    )
+    child = subprocess.run([sys.executable, "-c", script, local_dir], capture_output=True, text=True, timeout=120)
+    store.close()
+    assert child.returncode == 0, child.stderr
+    assert "already open in another process" in child.stdout
+    assert "set VECTOR_STORE['OPTIONS']['URL'] instead of PATH" in child.stdout
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("prefer_grpc", [False, True], ids=["rest", "grpc"])
+def test_unreachable_server_raises_backend_unavailable_naming_the_url(prefer_grpc):
+    port = closed_port()
+    url = f"https://127.0.0.1:{port}"
+    options = {"prefer_grpc": True, "grpc_port": closed_port()} if prefer_grpc else {}
+    store = QdrantVectorStore(url=url, api_key="secret", timeout=2, **options)  # connects lazily: no error yet
+    assert store.capabilities == {"filters", "persistence"}
+    assert "secret" not in repr(store.location)
+    vector = random_vectors(1, DIMENSION, seed=5)[0]
+    calls = [
+        lambda: store.search(vector, 3),
+        lambda: store.upsert([make_doc(PRODUCT, 1, vector)]),
+        lambda: store.count(),
+        lambda: store.embedder_info(),
+    ]
+    for call in calls:
+        with pytest.raises(BackendUnavailable, match=f"Cannot reach the Qdrant server at URL '{url}'") as raised:
+            call()
+        assert "VECTOR_STORE['OPTIONS']['URL']" in str(raised.value)
+        assert ("GRPC_PORT" in str(raised.value)) == prefer_grpc
+    store.close()
