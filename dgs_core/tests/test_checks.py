@@ -33,7 +33,15 @@ def test_weight_and_filter_fields_are_checked_too():
     assert [m.id for m in messages] == ["dgs.E005"]
 
 
-def test_missing_known_plugin_gives_the_pip_command():
+@pytest.fixture
+def core_only(monkeypatch):
+    """The plugin registry of a site where only dgs-core is installed (as DGS_DISABLE_PLUGIN_AUTOLOAD=1)."""
+    from dgs_core import plugins
+
+    monkeypatch.setattr(plugins, "_registry", plugins.PluginRegistry(autoload=False))
+
+
+def test_missing_known_plugin_gives_the_pip_command(core_only):
     (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "chroma"})
     assert msg.id == "dgs.E006"
     assert 'pip install "dgs-core[chroma]"' in msg.msg and "memory" in msg.msg
@@ -58,6 +66,6 @@ def test_wrong_types_surface_in_manage_py_check():
             call_command("check")
 
 
-def test_legacy_path_of_a_missing_plugin_warns_and_errors_helpfully():
+def test_legacy_path_of_a_missing_plugin_warns_and_errors_helpfully(core_only):
     messages = dgs_messages(VECTOR_STORE={"BACKEND": "django_graph_search.backends.QdrantBackend"})
     assert sorted(m.id for m in messages) == ["dgs.E006", "dgs.W002"]
