@@ -69,7 +69,7 @@ def _mismatch(info: dict[str, Any], embedder: Embedder) -> EmbedderMismatchError
     return EmbedderMismatchError(
         f"The vector store holds vectors of {info.get('embedder')!r} ({info.get('dimension')} dimensions), "
         f"but GRAPH_SEARCH embeds with {embedder.id!r} ({embedder.dimension} dimensions). Rebuild the index "
-        "with `manage.py build_search_index --rebuild` (or clear it), or switch the embedder back."
+        "with `manage.py build_search_index --rebuild`, or switch the embedder back."
     )
 
 
@@ -131,9 +131,12 @@ def shared(key: Any, factory: Callable[[], Any]) -> Any:
 
 
 def reset() -> None:
-    """Forget every shared component (closing stores), e.g. after settings change in tests."""
+    """Forget every shared component (closing stores, caches, transports), e.g. after settings change in tests."""
     with _lock:
-        for instance in _instances.values():
-            if isinstance(instance, VectorStore):
-                instance.close()
+        instances = list(_instances.values())
         _instances.clear()
+    # Closed outside the lock: a transport's worker thread may be inside shared() while it finishes.
+    for instance in instances:
+        close = getattr(instance, "close", None)
+        if callable(close):
+            close()

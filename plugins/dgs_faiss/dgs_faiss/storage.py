@@ -1,9 +1,11 @@
 """The files behind the faiss store: SQLite for the documents, an append-only float32 file for the vectors.
 
-Layout of ``PATH``::
+Layout of one collection's directory (``PATH`` itself for the default collection, ``PATH/collections/<name>``
+for the others)::
 
     documents.sqlite3       one row per document (id, model, pk, text, content hash, metadata as JSON) with
-                            the slot of its vector, plus the store state (generation, epoch, dimension)
+                            the slot of its vector, plus the store state (generation, epoch, dimension) and
+                            the embedder record
     vectors-<epoch>.f32     raw little-endian float32 rows; row n holds the vector of slot n
     lock                    flock()ed by the one process writing at a time
 
@@ -29,8 +31,10 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+
 from dgs_core.base import StoredDocument
 from dgs_core.exceptions import EmbedderMismatchError
+from dgs_faiss.filtering import decode
 
 try:
     import fcntl
@@ -67,6 +71,11 @@ CREATE TABLE IF NOT EXISTS state (
     dimension INTEGER
 );
 INSERT OR IGNORE INTO state VALUES (0, 0, 0, 0, 0, NULL);
+CREATE TABLE IF NOT EXISTS embedder (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+    embedder TEXT NOT NULL,
+    dimension INTEGER NOT NULL
+);
 """
 
 UPSERT = """
@@ -146,6 +155,24 @@ class Snapshot:
                 found[slot] = (doc_id, model, pk, text, json.loads(metadata))
         return found
 
+    def field_values(self, field: str, since: int = 0) -> list[tuple[int, Any]]:
+        """``(slot, value)`` of metadata ``field`` for every live document whose slot is ``>= since``.
+
+        SQLite extracts the one field, so no metadata JSON is parsed in Python except lists.
+        """
+        if '"' in field:
+            raise ValueError(f"Metadata field {field!r} cannot be filtered on: it contains a double quote.")
+        path = f'$."{field}"'
+        rows = self.conn.execute(
+            "SELECT slot, json_type(metadata, ?), json_extract(metadata, ?) FROM documents WHERE slot >= ?",
+            (path, path, since),
+        )
+        return [(slot, decode(kind, value)) for slot, kind, value in rows]
+
+    def embedder(self) -> Optional[tuple[str, int]]:
+        """``(embedder id, dimension)`` saved by :meth:`Transaction.record_embedder`, or ``None``."""
+        return self.conn.execute("SELECT embedder, dimension FROM embedder").fetchone()
+
     def slots_of(self, ids: Sequence[str]) -> dict[str, int]:
         return self._by_id("slot", ids)
 
@@ -179,8 +206,10 @@ class Transaction(Snapshot):
     def upsert(self, documents: Sequence[StoredDocument], vectors: np.ndarray) -> None:
         """Append ``vectors`` (unit rows, one per document, ids unique) and point the documents at them."""
         state, dimension = self.state, vectors.shape[1]
-        if state.dimension is not None and dimension != state.dimension:
-            raise EmbedderMismatchError(self.storage.mismatch_message(state.dimension, dimension))
+        recorded = self.embedder()
+        expected = state.dimension if state.dimension is not None else recorded and recorded[1]
+        if expected and dimension != expected:
+            raise EmbedderMismatchError(self.storage.mismatch_message(expected, dimension))
         replaced = self.slots_of([doc.id for doc in documents])
         self._append(state.slots, vectors)
         generation = state.generation + 1
@@ -207,6 +236,13 @@ class Transaction(Snapshot):
             (generation, state.slots + len(documents), len(replaced), dimension),
         )
         self.state = self._read_state()
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        self.conn.execute(
+            "INSERT INTO embedder VALUES (0, ?, ?) ON CONFLICT (singleton) DO UPDATE "
+            "SET embedder = excluded.embedder, dimension = excluded.dimension",
+            (embedder_id, int(dimension)),
+        )
 
     def _append(self, first_slot: int, vectors: np.ndarray) -> None:
         path = self.storage.vectors_path(self.state.epoch)
@@ -241,7 +277,10 @@ class Transaction(Snapshot):
         self.state = self._read_state()
 
     def reset(self) -> None:
-        """Forget every document, the dimension and the vectors file."""
+        """Forget every document, the dimension of the stored vectors and the vectors file.
+
+        The embedder record stays: it belongs to the collection, which only :meth:`Storage.drop` removes.
+        """
         self.conn.execute("DELETE FROM documents")
         self.conn.execute("DELETE FROM dead_slots")
         self.conn.execute(
@@ -291,8 +330,8 @@ class Storage:
         where = f"at {self.directory}" if self.directory else "(in memory)"
         return (
             f"The faiss vector store {where} holds {stored}-dimensional vectors but received {given}-dimensional "
-            f"ones: the embedder changed. Rebuild the index: run `python manage.py clear_search_index`, then "
-            f"`python manage.py build_search_index --force` (an empty store accepts any dimension)."
+            f"ones: the embedder changed. Rebuild the index with `python manage.py build_search_index --rebuild` "
+            f"(it fills a new collection with the new embedder, then drops this one)."
         )
 
     def vectors_path(self, epoch: int) -> str:
@@ -388,6 +427,32 @@ class Storage:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def drop(self, remove_directory: bool) -> None:
+        """Delete this collection's files (its whole directory with ``remove_directory``); a later use starts empty.
+
+        Holds the writer lock while deleting, so no write of this process or another is half-applied.
+        """
+        with self.lock:
+            if self.directory is None:
+                self.close()  # removes the private temporary directory
+                return
+            if not os.path.isdir(self._root):
+                return
+            self._connect().close()
+            if fcntl is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                if remove_directory:
+                    shutil.rmtree(self._root, ignore_errors=True)
+                else:
+                    for name in os.listdir(self._root):
+                        if VECTORS.match(name) or name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", "lock"):
+                            with contextlib.suppress(FileNotFoundError):
+                                os.remove(os.path.join(self._root, name))
+            finally:
+                os.close(self._lock_fd)  # releases the flock
+                self._conn = self._lock_fd = self._pid = None
 
     def close(self) -> None:
         with self.lock:

@@ -3,21 +3,28 @@
 Each process holds an ``IndexFlatIP`` whose row n is the vector of slot n (dead rows included, masked out
 at search time), rebuilt from the vectors file on first search and extended incrementally afterwards.
 Before every search the process compares the committed generation with the one it has loaded, so web
-workers see what another process (a worker, ``build_search_index``) wrote.
+workers see what another process (a worker, ``build_search_index``) wrote. Metadata filters are evaluated
+on per-field columns kept in step the same way (:mod:`dgs_faiss.filtering`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import numpy as np
+
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
-
+from dgs_core.filters import Condition
+from dgs_faiss.filtering import FieldColumn
 from dgs_faiss.storage import BLOCK, Snapshot, Storage, Transaction
+
+#: Collection names become directory names: no separators, no dot-only names.
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def import_faiss():
@@ -33,7 +40,9 @@ class FaissVectorStore(VectorStore):
     """Vector store ``faiss``: FAISS in process, persisted under ``PATH`` (in memory only without it).
 
     Options (``VECTOR_STORE["OPTIONS"]``): ``PATH``, a directory (created if missing; the legacy
-    ``PERSIST_PATH`` is accepted). See the package README for the layout and its guarantees.
+    ``PERSIST_PATH`` is accepted). Core adds ``collection`` for zero-downtime rebuilds: ``""`` is ``PATH``
+    itself, any other name the directory ``PATH/collections/<name>``. See the package README for the
+    layout and its guarantees.
     """
 
     legacy_options = {"persist_path": "path"}
@@ -42,11 +51,16 @@ class FaissVectorStore(VectorStore):
     #: least this many; below that the wasted space is not worth a rewrite.
     compact_min_dead = 1024
 
-    def __init__(self, path: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, path: Optional[str] = None, collection: str = "", **options: Any) -> None:
         if options:
             raise ConfigurationError(
                 f"VECTOR_STORE['OPTIONS'] for the faiss store has unknown keys {sorted(k.upper() for k in options)}; "
                 f"it accepts only PATH (a directory for the index; omit it to keep the index in memory)."
+            )
+        if collection and not COLLECTION_NAME.match(collection):
+            raise ConfigurationError(
+                f"The faiss store's 'collection' option is {collection!r}; it names a directory under PATH, so use "
+                f"letters, digits, '_', '-' and '.' only (at most 100, starting with a letter or digit)."
             )
         if path and os.path.isfile(path):
             raise ConfigurationError(
@@ -54,13 +68,18 @@ class FaissVectorStore(VectorStore):
                 f"dgs-faiss keeps a directory there and never loads pickles: set PATH to a new directory and run "
                 f"`python manage.py build_search_index`."
             )
-        super().__init__(path=path)
+        super().__init__(path=path, collection=collection)
         self.path = os.path.abspath(path) if path else None
-        self.capabilities = frozenset({"persistence"}) if path else frozenset()
-        self._storage = Storage(self.path)
+        self.collection = collection
+        self.capabilities = frozenset({"filters", "persistence"} if path else {"filters"})
+        directory = self.path
+        if self.path and collection:
+            directory = os.path.join(self.path, "collections", collection)
+        self._storage = Storage(directory)
         self._index = None  # faiss.IndexFlatIP, row n = slot n; None until the first search
         self._slot_models = np.zeros(0, dtype=np.int32)  # model code per slot, -1 for dead slots
         self._model_codes: dict[str, int] = {}
+        self._columns: dict[str, FieldColumn] = {}  # metadata fields filtered on so far, in step with the index
         self._generation = -1  # the committed generation the index reflects
         self._epoch = -1
 
@@ -110,7 +129,14 @@ class FaissVectorStore(VectorStore):
     # Reads
     # ---------------------------------------------------------------------------------------------
 
-    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None) -> list[VectorHit]:
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
         query = normalize_rows(vector)
         with self._storage.reading() as snapshot:
             self._sync(snapshot)
@@ -118,7 +144,8 @@ class FaissVectorStore(VectorStore):
                 return []
             if query.shape[1] != self._index.d:
                 raise EmbedderMismatchError(self._storage.mismatch_message(self._index.d, query.shape[1]))
-            scores, slots = self._search(query, k, models)
+            selected = self._selection(snapshot, models, filters or ())
+            scores, slots = self._search(query, k, selected)
             documents = snapshot.documents_at(slots.tolist())
         hits = []
         for score, slot in zip(scores.tolist(), slots.tolist(), strict=True):
@@ -126,14 +153,28 @@ class FaissVectorStore(VectorStore):
             hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(score)), text, metadata))
         return hits
 
-    def _search(self, query: np.ndarray, k: int, models: Optional[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Best-first ``(cosines, slots)`` among live slots of ``models``, restricted inside FAISS."""
-        faiss = import_faiss()
+    def _selection(
+        self, snapshot: Snapshot, models: Optional[Sequence[str]], filters: Sequence[Condition]
+    ) -> np.ndarray:
+        """Boolean mask over slots: live, of one of ``models``, and matching every filter."""
         if models:
             codes = [self._model_codes[m.lower()] for m in models if m.lower() in self._model_codes]
             selected = np.isin(self._slot_models, codes)
         else:
             selected = self._slot_models >= 0
+        for condition in filters:
+            if not selected.any():
+                break
+            column = self._columns.get(condition.field)
+            if column is None:  # first filter on this field in this process: read it once
+                column = self._columns[condition.field] = FieldColumn()
+                column.add(snapshot.field_values(condition.field))
+            selected &= column.mask(condition, len(selected))
+        return selected
+
+    def _search(self, query: np.ndarray, k: int, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best-first ``(cosines, slots)`` among the ``selected`` slots, restricted inside FAISS."""
+        faiss = import_faiss()
         count = int(selected.sum())
         if not count:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
@@ -151,7 +192,7 @@ class FaissVectorStore(VectorStore):
         if state.generation == self._generation:
             return
         if state.dimension is None:
-            self._index, self._slot_models = None, np.zeros(0, dtype=np.int32)
+            self._index, self._slot_models, self._columns = None, np.zeros(0, dtype=np.int32), {}
         elif self._index is None or state.epoch != self._epoch or self._index.d != state.dimension:
             self._load_all(snapshot)
         else:
@@ -164,7 +205,7 @@ class FaissVectorStore(VectorStore):
             index.add(snapshot.vectors(start, min(start + BLOCK, snapshot.state.slots)))
         slot_models = np.full(snapshot.state.slots, -1, dtype=np.int32)
         self._mark_live(slot_models, snapshot.live_slots())
-        self._index, self._slot_models = index, slot_models
+        self._index, self._slot_models, self._columns = index, slot_models, {}
 
     def _load_changes(self, snapshot: Snapshot) -> None:
         loaded, slots = self._index.ntotal, snapshot.state.slots
@@ -176,6 +217,8 @@ class FaissVectorStore(VectorStore):
             self._slot_models = np.concatenate([self._slot_models, np.full(slots - loaded, -1, dtype=np.int32)])
         self._slot_models[dead] = -1
         self._mark_live(self._slot_models, live)
+        for field, column in self._columns.items():  # dead slots need no update: the live mask hides them
+            column.add(snapshot.field_values(field, since=loaded))
 
     def _mark_live(self, slot_models: np.ndarray, live: list[tuple[int, str]]) -> None:
         for slot, model in live:
@@ -199,14 +242,28 @@ class FaissVectorStore(VectorStore):
             return {doc_id: snapshot.vectors(slot, slot + 1)[0] for doc_id, slot in snapshot.slots_of(ids).items()}
 
     def embedder_info(self) -> Optional[dict[str, Any]]:
-        """The dimension recorded by the first write; the embedder id is not given to stores (``None``)."""
+        """``{"embedder": id, "dimension": n}`` saved by :meth:`record_embedder`, or ``None`` if never recorded."""
         with self._storage.reading() as snapshot:
-            dimension = snapshot.state.dimension
-        return None if dimension is None else {"embedder": None, "dimension": dimension}
+            recorded = snapshot.embedder()
+        return None if recorded is None else {"embedder": recorded[0], "dimension": recorded[1]}
+
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
+        """Save the embedder in the collection's SQLite file; it survives restarts and ``clear()``, not ``drop()``."""
+        with self._storage.writing() as transaction:
+            transaction.record_embedder(embedder_id, dimension)
+
+    def drop(self) -> None:
+        """Delete this collection: its files (the whole ``collections/<name>`` directory for a named one)."""
+        with self._storage.lock:
+            self._storage.drop(remove_directory=bool(self.collection))
+            self._forget_index()
 
     def close(self) -> None:
         """Close the database and free the in-memory index; a later call reopens lazily."""
         with self._storage.lock:
             self._storage.close()
-            self._index, self._slot_models = None, np.zeros(0, dtype=np.int32)
-            self._model_codes, self._generation, self._epoch = {}, -1, -1
+            self._forget_index()
+
+    def _forget_index(self) -> None:
+        self._index, self._slot_models, self._columns = None, np.zeros(0, dtype=np.int32), {}
+        self._model_codes, self._generation, self._epoch = {}, -1, -1

@@ -1,6 +1,7 @@
 """The faiss store passes the vector store contract, persisted to a directory and in memory."""
 
 import pytest
+
 from dgs_core.testing import VectorStoreContract
 from dgs_faiss.store import FaissVectorStore
 
@@ -16,6 +17,10 @@ class TestFaissOnDisk(VectorStoreContract):
     def reopen(self, tmp_path):
         return lambda: FaissVectorStore(path=str(tmp_path / "vectors"))
 
+    @pytest.fixture
+    def make_collection(self, tmp_path):
+        return lambda name: FaissVectorStore(path=str(tmp_path / "vectors"), collection=name)
+
 
 class TestFaissInMemory(VectorStoreContract):
     @pytest.fixture
@@ -23,3 +28,8 @@ class TestFaissInMemory(VectorStoreContract):
         store = FaissVectorStore()
         yield store
         store.close()
+
+    @pytest.fixture
+    def make_collection(self):
+        # Without PATH every instance keeps its own temporary directory, whatever its collection.
+        return lambda name: FaissVectorStore(collection=name)

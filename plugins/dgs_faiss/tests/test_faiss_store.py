@@ -2,8 +2,10 @@
 
 import glob
 import os
+import sqlite3
 
 import pytest
+
 from dgs_core.base import document_id
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.testing.vector_store import PRODUCT, REVIEW, make_doc, random_vectors
@@ -121,17 +123,28 @@ def test_vectors_of_another_dimension_are_refused_until_the_store_is_emptied(ope
     other = random_vectors(1, 8, seed=8)[0]
 
     with pytest.raises(
-        EmbedderMismatchError, match=r"holds 16-dimensional .* received 8-dimensional.*clear_search_index"
+        EmbedderMismatchError, match=r"holds 16-dimensional .* received 8-dimensional.*build_search_index --rebuild"
     ):
         store.upsert([make_doc(REVIEW, 1, other)])
-    with pytest.raises(EmbedderMismatchError, match="build_search_index --force"):
+    with pytest.raises(EmbedderMismatchError, match="build_search_index --rebuild"):
         store.search(other, 5)
-    assert store.embedder_info() == {"embedder": None, "dimension": DIMENSION}
+    assert store.embedder_info() is None  # nothing recorded: the dimension of the data is no embedder record
 
-    store.clear([PRODUCT])  # what clear_search_index does, model by model
+    store.clear([PRODUCT])  # an emptied store without an embedder record accepts any dimension
     store.upsert([make_doc(REVIEW, 1, other)])
     assert store.search(other, 5)[0].id == document_id(REVIEW, 1)
-    assert store.embedder_info() == {"embedder": None, "dimension": 8}
+
+
+def test_embedder_record_binds_the_dimension_and_survives_clear_and_reopening(open_store):
+    store = open_store()
+    store.record_embedder("sentence-transformers:model-a", DIMENSION)
+    store.upsert([make_doc(PRODUCT, 1, random_vectors(1, DIMENSION, seed=7)[0])])
+    store.clear()
+
+    with pytest.raises(EmbedderMismatchError, match=r"holds 16-dimensional .* received 8-dimensional"):
+        store.upsert([make_doc(PRODUCT, 1, random_vectors(1, 8, seed=8)[0])])
+    store.close()
+    assert open_store().embedder_info() == {"embedder": "sentence-transformers:model-a", "dimension": DIMENSION}
 
 
 def test_unknown_options_and_a_pickle_file_path_are_configuration_errors(tmp_path):
@@ -156,3 +169,58 @@ def test_in_memory_store_keeps_nothing_after_close():
     assert store.count() == 0
     assert store.search(vector, 1) == []
     store.close()
+
+
+def test_named_collections_live_in_their_own_directory_and_drop_removes_it(path, open_store):
+    default = open_store()
+    vectors = random_vectors(4, DIMENSION, seed=10)
+    upsert_products(default, vectors, range(2))
+    rebuild = FaissVectorStore(path=path, collection="g1")
+    upsert_products(rebuild, vectors, range(2, 4))
+    rebuild.record_embedder("sentence-transformers:new", DIMENSION)
+    assert os.path.exists(os.path.join(path, "collections", "g1", "documents.sqlite3"))
+
+    rebuild.drop()
+    assert not os.path.exists(os.path.join(path, "collections", "g1"))
+    assert rebuild.count() == 0 and rebuild.embedder_info() is None  # a dropped collection starts empty
+    rebuild.close()
+    assert default.count() == 2
+
+
+def test_dropping_the_default_collection_keeps_the_others(path):
+    default = FaissVectorStore(path=path)
+    upsert_products(default, random_vectors(2, DIMENSION, seed=11), range(2))
+    default.record_embedder("sentence-transformers:old", DIMENSION)
+    live = FaissVectorStore(path=path, collection="g2")
+    upsert_products(live, random_vectors(3, DIMENSION, seed=12), range(3))
+
+    default.drop()
+
+    assert sorted(os.listdir(path)) == ["collections"]
+    assert default.count() == 0 and default.embedder_info() is None
+    assert live.count() == 3
+    default.close()
+    live.close()
+
+
+def test_collection_names_that_are_not_plain_directory_names_are_refused(path):
+    for name in ("../escape", "a/b", ".", ".hidden", "x" * 101):
+        with pytest.raises(ConfigurationError, match="'collection' option"):
+            FaissVectorStore(path=path, collection=name)
+
+
+def test_an_index_written_before_embedder_records_existed_still_opens(path):
+    """Files written before embedder records existed have no embedder table: it is added on open."""
+    store = FaissVectorStore(path=path)
+    vectors = random_vectors(3, DIMENSION, seed=13)
+    upsert_products(store, vectors, range(3))
+    store.close()
+    with sqlite3.connect(os.path.join(path, "documents.sqlite3")) as conn:
+        conn.execute("DROP TABLE embedder")
+
+    reopened = FaissVectorStore(path=path)
+    assert reopened.embedder_info() is None
+    assert reopened.search(vectors[1], 1)[0].id == document_id(PRODUCT, 1)
+    reopened.record_embedder("sentence-transformers:model", DIMENSION)
+    assert reopened.embedder_info() == {"embedder": "sentence-transformers:model", "dimension": DIMENSION}
+    reopened.close()
