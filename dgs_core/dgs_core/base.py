@@ -7,7 +7,7 @@ Backends are batch-first: every write takes a sequence, and vectors travel as fl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
@@ -225,14 +225,26 @@ class ConversationMemory(ABC):
 
 
 class Transport(ABC):
-    """Runs index work: ``submit`` hands over a batch of ``(action, model_label, pk)`` changes."""
+    """Decides where and when recorded index changes are applied.
+
+    Changes are rows of the outbox (:mod:`dgs_core.outbox`), keyed by document id. Wherever the work
+    finally runs, it calls :func:`dgs_core.outbox.drain`. Constructed with the lower-cased
+    ``ASYNC_INDEXING`` keys as options (``thread_pool_size``, ``celery_queue``, ``max_retries``, ...).
+    """
 
     def __init__(self, **options: Any) -> None:
         self.options = options
 
     @abstractmethod
-    def submit(self, changes: Iterable[tuple[str, str, Any]]) -> None:
-        """Apply (or schedule) ``("index" | "delete", "app_label.model", pk)`` changes."""
+    def submit(self, document_ids: Sequence[str]) -> None:
+        """Apply, now or later, the outbox rows of ``document_ids`` (just committed).
+
+        Never raise for work that merely could not run yet: the rows stay in the outbox until a drain
+        applies them, so a lost hand-over (a crashed worker, an unreachable broker) loses nothing.
+        """
+
+    def close(self, timeout: float = 30.0) -> None:  # noqa: B027 - optional hook; most transports hold nothing
+        """Finish submitted work (at most ``timeout`` seconds) and release threads and connections."""
 
 
 class StreamFormat(ABC):

@@ -27,8 +27,34 @@ def dgs_register_vector_stores(register) -> None:
 @hookimpl
 def dgs_register_transports(register) -> None:
     from dgs_core.builtin_backends import SyncTransport
+    from dgs_core.transports import DjangoQTransport, ThreadTransport
 
     register("sync", SyncTransport)
+    register("thread", ThreadTransport)
+    register("django_q", DjangoQTransport)
+
+
+@hookimpl
+def dgs_register_rerankers(register) -> None:
+    from dgs_core.llm import LLMReranker
+
+    register("llm", LLMReranker)
+
+
+@hookimpl
+def dgs_register_memories(register) -> None:
+    from dgs_core.conversation import CacheConversationMemory, InMemoryConversationMemory
+
+    register("inmemory", InMemoryConversationMemory)
+    register("cache", CacheConversationMemory)
+
+
+@hookimpl
+def dgs_register_stream_formats(register) -> None:
+    from dgs_core.streaming import NdjsonFormat, SseFormat
+
+    register("ndjson", NdjsonFormat)
+    register("sse", SseFormat)
 
 
 @hookimpl(trylast=True)
@@ -56,8 +82,8 @@ def smart_text_builder(instance, sections, model_config, config) -> Optional[str
         return None
     from dgs_core.text import smart_text
 
-    templates = config.smart_indexing.templates
-    template = templates.get(model_config.label) or templates.get(model_config.model_label) or {}
+    templates = {str(label).lower(): template for label, template in config.smart_indexing.templates.items()}
+    template = templates.get(model_config.model_label) or {}
     return smart_text(model_config.model_label, sections, template)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -167,7 +167,7 @@ class MemoryVectorStore(VectorStore):
 
 
 class SyncTransport(Transport):
-    def submit(self, changes: Iterable[tuple[str, str, Any]]) -> None:
-        from dgs_core.indexing import apply_changes
+    def submit(self, document_ids: Sequence[str]) -> None:
+        from dgs_core.outbox import drain
 
-        apply_changes(changes)
+        drain(document_ids)

@@ -162,6 +162,8 @@ class LangGraphConfig:
     fallback_on_error: bool = True
     use_for_similar: bool = False
     llm: LLMConfig = field(default_factory=LLMConfig)
+    # Second-stage scoring: a reranker name ("llm": the LLM backend's rerank; "cross-encoder", "bi-encoder").
+    reranker: BackendConfig = field(default_factory=lambda: BackendConfig("llm"))
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,12 @@ class _Parser:
         if not isinstance(raw, dict):
             self.error("002", f"GRAPH_SEARCH[{key!r}] must be a dict, not {type(raw).__name__}.")
             return cls()
-        kwargs = self.scalars(cls, raw, f"GRAPH_SEARCH[{key!r}]", skip={"LLM"})
+        skip = {"LLM", "RERANKER"} if cls is LangGraphConfig else {"LLM"}
+        kwargs = self.scalars(cls, raw, f"GRAPH_SEARCH[{key!r}]", skip=skip)
+        if cls is LangGraphConfig and "RERANKER" in raw:
+            reranker = self.backend(raw["RERANKER"], f"GRAPH_SEARCH[{key!r}]['RERANKER']")
+            if reranker:
+                kwargs["reranker"] = reranker
         if cls is LangGraphConfig and isinstance(raw.get("LLM"), dict):
             kwargs["llm"] = LLMConfig(**self.scalars(LLMConfig, raw["LLM"], f"GRAPH_SEARCH[{key!r}]['LLM']"))
         elif cls is LangGraphConfig and "LLM" in raw:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -11,6 +11,7 @@ from django.db import models
 
 from dgs_core import components
 from dgs_core.base import StoredDocument, VectorStore, document_id
+from dgs_core.cache import get_embedding_cache
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
 from dgs_core.documents import Document
 from dgs_core.exceptions import EmbedderMismatchError, UnknownModelError
@@ -29,12 +30,16 @@ class IndexStats:
     failed: int = 0
     pruned: int = 0  # vectors whose rows no longer exist
     over_window: int = 0  # longer than the embedder reads (embedded from their beginning)
+    embedded: int = 0  # of the indexed: texts the embedder computed
+    cached: int = 0  # of the indexed: vectors taken from the embedding cache (dgs_core.cache)
     failed_ids: list[str] = field(default_factory=list)
+    last_error: str = ""
 
     def add(self, other: IndexStats) -> None:
-        for name in ("indexed", "skipped", "failed", "pruned", "over_window"):
+        for name in ("indexed", "skipped", "failed", "pruned", "over_window", "embedded", "cached"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed_ids.extend(other.failed_ids)
+        self.last_error = other.last_error or self.last_error
 
 
 def model_config_for(model_or_label: Any, config: Optional[GraphSearchConfig] = None) -> ModelConfig:
@@ -110,26 +115,38 @@ class Indexer:
                     stats.over_window += 1
                     log.info("%s has %d tokens; %s reads the first %d.", doc.id, tokens, self.embedder.id, window)
         try:
-            self._embed_and_store(documents, hashes)
+            stats.embedded = self._embed_and_store(documents, hashes, use_cache=not force)
             stats.indexed = len(documents)
+            stats.cached = stats.indexed - stats.embedded
         except EmbedderMismatchError:
             raise  # a configuration problem, not a bad row: retrying documents one by one cannot help
-        except Exception:
+        except Exception as exc:
             if len(documents) == 1:
                 log.exception("Indexing %s failed", documents[0].id)
                 stats.failed, stats.failed_ids = 1, [documents[0].id]
+                stats.last_error = f"{type(exc).__name__}: {exc}"
                 return stats
             # Isolate the failing documents so one bad row does not fail its whole batch.
             for doc in documents:
                 stats.add(self.index_documents([doc], force=True))
         return stats
 
-    def _embed_and_store(self, documents: Sequence[Document], hashes: dict[str, str]) -> None:
-        vectors = self.embedder.embed_documents([d.text for d in documents])
+    def _embed_and_store(self, documents: Sequence[Document], hashes: dict[str, str], use_cache: bool) -> int:
+        """Store the documents, embedding only texts the embedding cache lacks; returns how many were embedded."""
+        cache = get_embedding_cache() if use_cache else None
+        vectors = cache.get_many([hashes[d.id] for d in documents]) if cache else {}
+        missing = [d for d in documents if hashes[d.id] not in vectors]
+        if missing:
+            fresh = self.embedder.embed_documents([d.text for d in missing])
+            computed = {hashes[d.id]: fresh[i] for i, d in enumerate(missing)}
+            if cache:
+                cache.set_many(computed)
+            vectors.update(computed)
         self.store.upsert([
-            StoredDocument(d.id, d.model, d.pk, d.text, vectors[i], hashes[d.id], d.metadata)
-            for i, d in enumerate(documents)
+            StoredDocument(d.id, d.model, d.pk, d.text, vectors[hashes[d.id]], hashes[d.id], d.metadata)
+            for d in documents
         ])
+        return len(missing)
 
     def index_queryset(
         self,
@@ -179,26 +196,9 @@ def delete(instance: models.Model) -> None:
 
 
 def reindex_queryset(queryset: models.QuerySet, *, batch_size: Optional[int] = None) -> IndexStats:
-    """Re-index the rows of ``queryset``: use it after ``queryset.update()`` or ``bulk_create``,
-    which send no signals."""
+    """Re-index the rows of ``queryset`` now: use it after ``queryset.update()``, ``bulk_create()`` or
+    raw SQL, which send no signals. After changing *related* rows that way, pass the indexed rows whose
+    documents include them, e.g. ``reindex_queryset(Track.objects.filter(genre__in=genres))``."""
     model_config = model_config_for(queryset.model)
     return Indexer().index_queryset(model_config, queryset, batch_size=batch_size)
 
-
-def apply_changes(changes: Iterable[tuple[str, str, Any]]) -> None:
-    """Apply ``("index" | "delete", "app_label.model", pk)`` changes, batched per model and action."""
-    grouped: dict[tuple[str, str], list[Any]] = {}
-    for action, label, pk in changes:
-        grouped.setdefault((action, label.lower()), []).append(pk)
-    indexer = Indexer()
-    for (action, label), pks in grouped.items():
-        model_config = model_config_for(label)
-        if action == "delete":
-            indexer.store.delete([document_id(label, pk) for pk in pks])
-            continue
-        model = model_config.model
-        present = set(model._default_manager.filter(pk__in=pks).values_list("pk", flat=True))
-        indexer.index_queryset(model_config, model._default_manager.filter(pk__in=present))
-        gone = [document_id(label, pk) for pk in pks if pk not in present]
-        if gone:
-            indexer.store.delete(gone)

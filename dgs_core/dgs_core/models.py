@@ -25,3 +25,57 @@ class IndexGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_key}: live={self.live or 'default'} pending={self.pending or '-'}"
+
+
+class IndexChange(models.Model):
+    """The outbox: one row per document whose index entry must be brought up to date.
+
+    Written in the same transaction as the change it records (by the signal receivers of
+    :mod:`dgs_core.signals`), so a committed change always has its row and a rolled-back one never
+    does. Repeated changes of one object update its single row (coalescing). A transport drains the
+    table (:func:`dgs_core.outbox.drain`); a row is deleted once the index reflects it, and kept with
+    ``attempts``, ``last_error`` and ``next_attempt_at`` when applying it failed.
+    """
+
+    ACTIONS = [("index", _("index")), ("delete", _("delete"))]
+
+    document_id = models.CharField(max_length=255, primary_key=True)  # "app_label.model:pk"
+    action = models.CharField(max_length=6, choices=ACTIONS)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_error = models.TextField(blank=True, default="")
+    # Set when the row changes: a worker that took it earlier must not delete it when done.
+    dirty = models.BooleanField(default=True)
+    lease = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("pending index change")
+        verbose_name_plural = _("pending index changes")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.document_id}"
+
+    @property
+    def model_label(self) -> str:
+        return self.document_id.split(":", 1)[0]
+
+    @property
+    def object_pk(self) -> str:
+        return self.document_id.split(":", 1)[1]
+
+
+class EmbeddingCacheEntry(models.Model):
+    """A vector of the embedding cache (``CACHE["BACKEND"] = "db"``), keyed by embedder and text hash."""
+
+    key = models.CharField(max_length=128, primary_key=True)
+    vector = models.BinaryField()
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("cached embedding")
+        verbose_name_plural = _("cached embeddings")
+
+    def __str__(self) -> str:
+        return self.key

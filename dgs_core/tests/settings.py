@@ -4,11 +4,38 @@ SECRET_KEY = "dgs-core-tests"
 DEBUG = False
 USE_TZ = True
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
     "dgs_core",
     "tests.shop",
+    "tests.music",
 ]
+# The REST API and admin pages (tests/urls.py); DRF is used when installed but needs no INSTALLED_APPS entry.
+ROOT_URLCONF = "tests.urls"
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+STATIC_URL = "/static/"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+LANGUAGES = [("en", "English"), ("ru", "Russian")]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 GRAPH_SEARCH = {
@@ -22,4 +49,8 @@ GRAPH_SEARCH = {
     ],
     "VECTOR_STORE": {"BACKEND": "memory"},
     "EMBEDDINGS": {"default": {"BACKEND": "hashing", "OPTIONS": {"DIMENSION": 512}}},
+    # The embedding cache in the test database: rolled back with each test, no files left behind.
+    "CACHE": {"BACKEND": "db"},
+    # Automatic indexing is tested on its own (tests/test_sync*.py); elsewhere rows are indexed explicitly.
+    "AUTO_INDEX": False,
 }

@@ -25,6 +25,9 @@ class Command(BaseCommand):
         group.add_argument("--rebuild", action="store_true",
                            help="Fill a new collection while searches use the current one, then switch to it.")
         group.add_argument("--resume", action="store_true", help="Continue an interrupted --rebuild.")
+        group.add_argument("--retry-failed", action="store_true",
+                           help="Only apply the automatic-indexing changes waiting in the outbox, failed ones "
+                                "included (past their backoff and MAX_RETRIES), then exit.")
 
     def handle(self, *args, **options):
         batch_size = options["batch_size"]
@@ -33,6 +36,8 @@ class Command(BaseCommand):
         models = selected_models(options["model"])
         if not models:
             raise CommandError("GRAPH_SEARCH['MODELS'] is empty: configure at least one model to index.")
+        if options["retry_failed"]:
+            return self.retry_failed(models)
         rebuilding = options["rebuild"] or options["resume"]
         if rebuilding and options["model"]:
             raise CommandError("--rebuild and --resume rebuild every configured model; drop --model.")
@@ -66,6 +71,10 @@ class Command(BaseCommand):
         headers = ["model", "indexed", "skipped (unchanged)", "failed", "pruned (deleted rows)", "over window"]
         rows.append(["total", total.indexed, total.skipped, total.failed, total.pruned, total.over_window])
         self.stdout.write(format_table(headers, rows))
+        if total.indexed:
+            self.stdout.write(
+                f"Texts embedded: {total.embedded}; vectors taken from the embedding cache: {total.cached}."
+            )
         if total.over_window:
             self.stdout.write(
                 f"{total.over_window} documents are longer than {indexer.embedder.id} reads "
@@ -79,3 +88,18 @@ class Command(BaseCommand):
         if rebuilding:
             live = router.finish_rebuild(components.embedder_config())
             self.stdout.write(f"Switched searches to collection {live!r}; the previous one was dropped.")
+
+    def retry_failed(self, models) -> None:
+        from dgs_core import outbox
+
+        try:
+            result = outbox.drain(models=[m.model_label for m in models], retry_failed=True)
+        except GraphSearchError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Outbox: {result.applied} applied, {result.failed} failed.")
+        if result.failed:
+            for change in outbox.recent_failures([m.model_label for m in models]):
+                self.stdout.write(f"  {change.document_id}: {change.last_error}")
+            raise CommandError(
+                f"{result.failed} changes still fail; fix the cause above, then run --retry-failed again."
+            )

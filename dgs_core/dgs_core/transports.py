@@ -1,0 +1,190 @@
+"""Where recorded index changes are applied: the transport of this process and core's transports.
+
+Selection (:func:`transport_name`): ``ASYNC_INDEXING["BACKEND"]`` when ``ASYNC_INDEXING["ENABLED"]``;
+otherwise ``thread`` when ``AUTO_INDEX_NON_BLOCKING`` (a save never waits for embedding), else ``sync``.
+
+* ``sync`` (:class:`dgs_core.builtin_backends.SyncTransport`): drains in the committing thread.
+* ``thread`` (:class:`ThreadTransport`): a bounded pool of daemon threads in this process.
+* ``django_q`` (:class:`DjangoQTransport`): a django-q2 cluster; ``django_q`` is imported only when
+  selected, so core does not depend on it.
+* ``celery``: the ``dgs-celery`` plugin.
+
+Every transport only decides where :func:`dgs_core.outbox.drain` runs; the outbox keeps the work, so a
+transport that loses a hand-over loses nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from dgs_core import components
+from dgs_core.base import Transport
+from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.exceptions import PluginError
+
+log = logging.getLogger("dgs_core.transports")
+
+
+def transport_name(config: GraphSearchConfig) -> str:
+    """The transport ``GRAPH_SEARCH`` selects."""
+    if config.async_indexing.enabled:
+        return config.async_indexing.backend
+    return "thread" if config.auto_index_non_blocking else "sync"
+
+
+def get_transport() -> Transport:
+    """The shared transport of this process (closed by :func:`dgs_core.components.reset`)."""
+    config = get_config()
+    name = transport_name(config)
+
+    def build() -> Transport:
+        cls = components.resolve_class("transport", name, Transport)
+        options = dataclasses.asdict(config.async_indexing)
+        for selector in ("enabled", "backend"):
+            options.pop(selector)
+        return cls(**options)
+
+    return components.shared(("transport", name), build)
+
+
+# -------------------------------------------------------------------------------------------------
+# thread
+# -------------------------------------------------------------------------------------------------
+
+_live_thread_transports: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_on_exit() -> None:
+    for transport in list(_live_thread_transports):
+        transport.close()
+
+
+class ThreadTransport(Transport):
+    """Drains the outbox in at most ``THREAD_POOL_SIZE`` daemon threads of this process.
+
+    ``submit`` only wakes a worker, so ``save()`` returns before anything is embedded. Threads start on
+    first use; a retry (backoff) wakes them on time; :meth:`close` (also run at interpreter exit)
+    drains what was submitted, at most ``timeout`` seconds, and joins them.
+    """
+
+    def __init__(self, thread_pool_size: int = 1, **options: Any) -> None:
+        super().__init__(**options)
+        self.size = max(1, int(thread_pool_size))
+        self._wakeup = threading.Condition()
+        self._requested = False
+        self._retry_at: Optional[float] = None  # time.monotonic() of the next automatic retry
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, document_ids: Sequence[str]) -> None:
+        with self._wakeup:
+            if self._stopping:
+                log.warning("The thread transport is closed; %d changes wait in the outbox.", len(document_ids))
+                return
+            self._requested = True
+            if len(self._threads) < self.size:
+                thread = threading.Thread(target=self._work, name=f"dgs-index-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                _live_thread_transports.add(self)
+                thread.start()
+            self._wakeup.notify()
+
+    def close(self, timeout: float = 30.0) -> None:
+        with self._wakeup:
+            self._stopping = True
+            self._wakeup.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            log.warning("Index threads %s still busy after %.0f s; their changes stay in the outbox.", alive, timeout)
+
+    def _take_work(self) -> bool:
+        """Wait for a submit or a due retry; ``False`` when closing with nothing requested."""
+        with self._wakeup:
+            while not self._requested and not self._stopping:
+                wait = None if self._retry_at is None else self._retry_at - time.monotonic()
+                if wait is not None and wait <= 0:
+                    self._retry_at = None
+                    break
+                self._wakeup.wait(wait)
+            if self._stopping and not self._requested:
+                return False
+            self._requested = False
+            return True
+
+    def _work(self) -> None:
+        from django.db import connections
+
+        from dgs_core import outbox
+
+        while self._take_work():
+            try:
+                result = outbox.drain(max_batches=1)
+            except Exception:
+                log.exception("Draining the index outbox failed; retrying in 5 s.")
+                result = outbox.DrainResult(retry_in=5.0)
+            finally:
+                connections.close_all()  # this thread's connections; a long-lived thread must not hold them
+            with self._wakeup:
+                if result.more:  # a full batch: more is due, let another worker (or this one) continue
+                    self._requested = True
+                    self._wakeup.notify()
+                elif result.retry_in is not None:
+                    at = time.monotonic() + result.retry_in
+                    self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+                    self._wakeup.notify()
+
+
+# -------------------------------------------------------------------------------------------------
+# django_q (django-q2)
+# -------------------------------------------------------------------------------------------------
+
+
+class DjangoQTransport(Transport):
+    """Queues :func:`drain_task` on a django-q2 cluster (``manage.py qcluster``).
+
+    Needs ``pip install django-q2`` and ``"django_q"`` in ``INSTALLED_APPS``; a failed change is
+    retried by a one-off django-q schedule after its backoff.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        try:
+            from django_q.tasks import async_task
+        except ImportError as exc:
+            raise PluginError(
+                "ASYNC_INDEXING['BACKEND'] is 'django_q', but django-q2 is not importable. Run: pip install django-q2 "
+                f"and add 'django_q' to INSTALLED_APPS ({exc})."
+            ) from exc
+        self._async_task = async_task
+
+    def submit(self, document_ids: Sequence[str]) -> None:
+        self._async_task("dgs_core.transports.drain_task", list(document_ids), task_name="dgs index changes")
+
+
+def drain_task(document_ids: Optional[list[str]] = None) -> dict[str, Any]:
+    """The django-q task: drain ``document_ids`` and schedule one retry for what is left."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+    from django_q.tasks import schedule
+
+    from dgs_core import outbox
+
+    result = outbox.drain(document_ids)
+    if result.retry_in is not None:
+        schedule("dgs_core.transports.drain_task", document_ids, schedule_type=Schedule.ONCE,
+                 next_run=timezone.now() + timedelta(seconds=result.retry_in))
+    return dataclasses.asdict(result)

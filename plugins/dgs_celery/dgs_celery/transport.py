@@ -1,0 +1,31 @@
+"""``ASYNC_INDEXING = {"ENABLED": True, "BACKEND": "celery", "CELERY_QUEUE": "search_indexing"}``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dgs_core.base import Transport
+
+
+class CeleryTransport(Transport):
+    """Sends the committed changes to Celery workers as :func:`dgs_celery.tasks.drain_outbox` tasks.
+
+    Changes travel in tasks of at most ``INDEX_BATCH_SIZE`` ids, so a burst spreads over every worker
+    consuming ``CELERY_QUEUE``. The outbox keeps each change until a worker applied it: a task lost with
+    its worker, or never sent because the broker was down, is picked up by the sweep a worker runs when
+    it starts (and by any periodic ``drain_outbox`` you schedule with celery beat).
+    """
+
+    def __init__(self, celery_queue: str = "search_indexing", **options: Any) -> None:
+        super().__init__(**options)
+        self.queue = celery_queue
+
+    def submit(self, document_ids: Sequence[str]) -> None:
+        from dgs_celery.tasks import drain_outbox
+        from dgs_core.conf import get_config
+
+        size = get_config().index_batch_size
+        ids = list(document_ids)
+        for start in range(0, len(ids), size):
+            drain_outbox.apply_async(args=[ids[start : start + size]], queue=self.queue)
