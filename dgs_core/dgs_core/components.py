@@ -3,6 +3,7 @@ commands and views, and dropped when ``GRAPH_SEARCH`` changes (or by :func:`rese
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
@@ -16,6 +17,8 @@ from dgs_core.generations import GenerationRouter
 from dgs_core.plugins import get_registry
 
 _lock = threading.RLock()
+#: Embedder options that hold credentials (never recorded with a collection).
+SECRET_OPTION = re.compile(r"key|secret|token|password", re.I)
 _instances: dict[Any, Any] = {}
 
 
@@ -107,8 +110,12 @@ def get_search_embedder(store: VectorStore) -> Embedder:
     if isinstance(store, GenerationRouter):
         info = store.embedder_info()
         recorded = store.live_embedder_config()
-        if info and info.get("embedder") != embedder.id and recorded.get("id") == info.get("embedder"):
-            cfg = BackendConfig(recorded["backend"], recorded.get("options", {}), recorded.get("model_name"))
+        if (info and info.get("embedder") != embedder.id and recorded.get("id") == info.get("embedder")
+                and recorded.get("backend")):
+            secrets = {k: v for cfg in get_config().embeddings.values() if cfg.backend == recorded["backend"]
+                       for k, v in cfg.options.items() if SECRET_OPTION.search(k)}
+            cfg = BackendConfig(recorded["backend"], {**secrets, **recorded.get("options", {})},
+                                recorded.get("model_name"))
             embedder = shared(("live-embedder", recorded["id"]), lambda: build_embedder(cfg))
     check_embedder(store, embedder)
     return embedder
@@ -118,8 +125,10 @@ def embedder_config(profile: Optional[str] = None) -> dict[str, Any]:
     """The default (or named) embedding profile as recorded with a collection that goes live."""
     config = get_config()
     cfg = config.embeddings[profile or config.default_embedding]
+    # Never write credentials to the database: they are taken from settings (or the environment) again.
+    options = {k: v for k, v in cfg.options.items() if not SECRET_OPTION.search(k)}
     return {"id": get_embedder(profile).id, "backend": cfg.backend, "model_name": cfg.model_name,
-            "options": cfg.options}
+            "options": options}
 
 
 def shared(key: Any, factory: Callable[[], Any]) -> Any:

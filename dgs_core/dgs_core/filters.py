@@ -103,7 +103,9 @@ def parse_filters(
         else:
             value = _coerce(field, raw, key)
             if value is None:
-                raise InvalidParameterError("filters", f"Filter {key!r}: use {field_path}__isnull to match empty values.")
+                raise InvalidParameterError(
+                    "filters", f"Filter {key!r}: use {field_path}__isnull to match empty values."
+                )
         conditions.append(Condition(field_path, lookup, value))
         fields_used.add(field_path)
     searchable = [m for m in model_configs if fields_used <= set(m.filter_fields)]

@@ -68,7 +68,7 @@ class GenerationRouter(VectorStore):
                         "live", "pending", "live_embedder").first()
                 except DatabaseError:
                     # Before `migrate` there is no pointer table: only the default collection exists.
-                    log.warning("dgs_core's tables are missing; run `manage.py migrate`.")
+                    log.debug("dgs_core's tables are missing (before `migrate`): using the default collection.")
                     row = None
                 live, pending, embedder = row or ("", "", {})
                 self._state = (time.monotonic(), live, pending, embedder or {})

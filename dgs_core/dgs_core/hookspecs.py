@@ -9,7 +9,9 @@ arguments match the specs below; a distribution exposes it in the ``dgs`` entry 
 Two shapes of hook exist:
 
 * **registration hooks** (``dgs_register_*``) receive a ``register(name, cls)`` callback and call it
-  once per backend class they provide. Every registered name must be unique across installed
+  once per backend class they provide. ``cls`` may also be the class's dotted path
+  (``"myplugin.store.MyStore"``), imported only when the name is selected, so registering never
+  imports an engine. Every registered name must be unique across installed
   plugins; a name claimed twice is an error that names both distributions.
 * **override hooks** are ``firstresult``: the first implementation that returns something other
   than ``None`` wins. Core registers its own default with ``trylast=True``, so a plugin's
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("dgs")
 
 #: The callback handed to every registration hook: ``register(name, cls)``.
-Register = Callable[[str, type], None]
+Register = Callable[[str, "type | str"], None]
 
 
 # -------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dgs_core.base import StoredDocument, VectorStore, document_id
 from dgs_core.cache import get_embedding_cache
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
 from dgs_core.documents import Document
-from dgs_core.exceptions import EmbedderMismatchError, UnknownModelError
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
 from dgs_core.plugins import get_registry
 from dgs_core.traversal import TraversalPlan
 
@@ -118,8 +118,10 @@ class Indexer:
             stats.embedded = self._embed_and_store(documents, hashes, use_cache=not force)
             stats.indexed = len(documents)
             stats.cached = stats.indexed - stats.embedded
-        except EmbedderMismatchError:
-            raise  # a configuration problem, not a bad row: retrying documents one by one cannot help
+        except (EmbedderMismatchError, BackendUnavailable, ConfigurationError):
+            # The embedder or store is down or misconfigured, not a bad row: retrying the documents one
+            # by one would send one failing request per document.
+            raise
         except Exception as exc:
             if len(documents) == 1:
                 log.exception("Indexing %s failed", documents[0].id)

@@ -23,7 +23,7 @@ ENTRY_POINT_GROUP = "dgs"
 FAMILIES = {
     "embedder": ("dgs_register_embedders", 'EMBEDDINGS[<profile>]["BACKEND"]'),
     "vector_store": ("dgs_register_vector_stores", 'VECTOR_STORE["BACKEND"]'),
-    "reranker": ("dgs_register_rerankers", "reranker"),
+    "reranker": ("dgs_register_rerankers", 'LANGGRAPH["RERANKER"]["BACKEND"]'),
     "memory": ("dgs_register_memories", 'CONVERSATIONAL["MEMORY_BACKEND"]'),
     "transport": ("dgs_register_transports", 'ASYNC_INDEXING["BACKEND"]'),
     "stream_format": ("dgs_register_stream_formats", 'STREAMING["FORMAT"]'),
@@ -39,6 +39,7 @@ KNOWN_PLUGIN_NAMES = {
     ("embedder", "openai"): "openai",
     ("embedder", "cohere"): "cohere",
     ("reranker", "cross-encoder"): "sentence-transformers",
+    ("reranker", "bi-encoder"): "sentence-transformers",
     ("transport", "celery"): "celery",
 }
 
@@ -161,6 +162,10 @@ class PluginRegistry:
         registered = self.registrations()[family]
         if name in registered:
             cls = registered[name].cls
+            if isinstance(cls, str):  # registered by dotted path: import the engine only now
+                from django.utils.module_loading import import_string
+
+                cls = import_string(cls.replace(":", "."))
             if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
                 cls.registered_name = name
             return cls

@@ -5,6 +5,5 @@ import dgs_core
 
 @dgs_core.hookimpl
 def dgs_register_vector_stores(register) -> None:
-    from dgs_qdrant.store import QdrantVectorStore
-
-    register("qdrant", QdrantVectorStore)
+    # By path: dgs_qdrant.store imports qdrant_client, which only sites that select "qdrant" should pay for.
+    register("qdrant", "dgs_qdrant.store.QdrantVectorStore")

@@ -56,15 +56,25 @@ class Command(BaseCommand):
         if rebuilding:
             self.stdout.write(f"Rebuilding into collection {router.state()[1]!r}; searches use the current one.")
         rows, total = [], IndexStats()
+        usage = getattr(indexer.embedder, "usage", None)
+        usage_before = (usage.requests, usage.texts, usage.tokens) if usage is not None else None
         for model_config in models:
             rows_in_db = model_config.model._default_manager.count()
+            # tqdm writes carriage returns itself; Django's OutputWrapper would add a newline per update.
             with tqdm(total=rows_in_db, desc=model_config.label, unit="obj", disable=options["no_progress"],
                       file=self.stderr._out, leave=True) as bar:
-                stats = indexer.index_queryset(
-                    model_config, batch_size=batch_size, force=options["force"],
-                    on_batch=lambda n, s, bar=bar: (bar.update(n), bar.set_postfix(failed=s.failed)),
-                )
-            stats.pruned = indexer.prune(model_config)
+                try:
+                    stats = indexer.index_queryset(
+                        model_config, batch_size=batch_size, force=options["force"],
+                        on_batch=lambda n, s, bar=bar: (bar.update(n), bar.set_postfix(failed=s.failed)),
+                    )
+                    stats.pruned = indexer.prune(model_config)
+                except GraphSearchError as exc:
+                    again = "--resume" if rebuilding else "the command again"
+                    raise CommandError(
+                        f"{exc}\nIndexing {model_config.label} stopped; what was stored is kept. Fix the cause, then "
+                        f"run {again}: unchanged objects are skipped."
+                    ) from exc
             total.add(stats)
             rows.append([model_config.label, stats.indexed, stats.skipped, stats.failed, stats.pruned,
                          stats.over_window])
@@ -75,6 +85,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Texts embedded: {total.embedded}; vectors taken from the embedding cache: {total.cached}."
             )
+        usage = getattr(indexer.embedder, "usage", None)  # cloud embedders count what they send
+        if usage is not None and usage_before is not None:
+            self.stdout.write(
+                f"Sent to {indexer.embedder.id}: {usage.requests - usage_before[0]} requests, "
+                f"{usage.texts - usage_before[1]} texts, {usage.tokens - usage_before[2]} tokens."
+            )
         if total.over_window:
             self.stdout.write(
                 f"{total.over_window} documents are longer than {indexer.embedder.id} reads "
@@ -84,7 +100,9 @@ class Command(BaseCommand):
         if total.failed:
             sample = ", ".join(total.failed_ids[:10])
             again = "--resume" if rebuilding else "again"
-            raise CommandError(f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run {again}.")
+            raise CommandError(
+                f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run {again}."
+            )
         if rebuilding:
             live = router.finish_rebuild(components.embedder_config())
             self.stdout.write(f"Switched searches to collection {live!r}; the previous one was dropped.")

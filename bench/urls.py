@@ -1,0 +1,3 @@
+"""No views: the benchmark calls the Python APIs. The old package reverses admin URLs per hit."""
+
+urlpatterns: list = []

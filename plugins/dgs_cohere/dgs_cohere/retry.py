@@ -1,0 +1,54 @@
+"""Retries bounded by a deadline, for search queries: a visitor waits at most ``TIMEOUT`` seconds in all.
+
+Indexing relies on the Cohere SDK's own retries (``MAX_RETRIES``, waiting as long as the API's
+``Retry-After`` asks, up to a minute); the SDK cannot bound the total time of a call, which a web
+request needs, so queries go through :func:`call_within` with the SDK's retries turned off.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Optional, TypeVar
+
+Result = TypeVar("Result")
+
+
+def retry_after(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds the server asked to wait (``retry-after-ms`` or ``retry-after`` in seconds), or ``None``."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(headers[name]) * scale)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff from 0.25 s, with jitter so many web workers do not retry in step."""
+    return 0.25 * 2**attempt * (1 - 0.25 * random.random())
+
+
+def call_within(
+    seconds: float,
+    max_retries: int,
+    send: Callable[[float], Result],
+    retry_delay: Callable[[Exception, int], Optional[float]],
+) -> Result:
+    """``send(remaining_seconds)``, retried while the wait ``retry_delay`` asks for still fits in ``seconds``.
+
+    ``retry_delay(error, attempt)`` returns the seconds to wait before the next attempt, or ``None``
+    when ``error`` is not worth retrying. The last error is raised as is.
+    """
+    deadline = time.monotonic() + seconds
+    attempt = 0
+    while True:
+        try:
+            return send(max(deadline - time.monotonic(), 0.001))
+        except Exception as exc:
+            delay = retry_delay(exc, attempt)
+            if delay is None or attempt >= max_retries or time.monotonic() + delay >= deadline:
+                raise
+        time.sleep(delay)
+        attempt += 1

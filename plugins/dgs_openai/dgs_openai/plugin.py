@@ -1,0 +1,10 @@
+"""The hook implementations dgs loads through the ``dgs`` entry point; deliberately import-light."""
+
+import dgs_core
+
+
+@dgs_core.hookimpl
+def dgs_register_embedders(register) -> None:
+    from dgs_openai.embedder import OpenAIEmbedder
+
+    register("openai", OpenAIEmbedder)

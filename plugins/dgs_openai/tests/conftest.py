@@ -1,0 +1,28 @@
+import pytest
+
+from dgs_openai.embedder import OpenAIEmbedder
+from tests.fake_openai import FakeOpenAI
+
+#: Variables the SDK and the embedder read; the tests must not see a developer's real ones.
+PROVIDER_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION",
+                      "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_AD_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_variables(monkeypatch):
+    for name in PROVIDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake():
+    """A fresh fake OpenAI API for one test (scripted faults never leak into the next test)."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+def embedder_for(server: FakeOpenAI, model_name: str = "text-embedding-3-small", **options) -> OpenAIEmbedder:
+    """An embedder pointed at ``server``, failing fast enough for tests."""
+    settings = {"api_key": server.api_key, "base_url": server.url, "timeout": 5.0, "max_retries": 2,
+                "tokenizer": "estimate", **options}
+    return OpenAIEmbedder(model_name=model_name, **settings)

@@ -1,0 +1,96 @@
+"""The demo's public search page: results for a query, a message (never a 500) for bad input."""
+
+import copy
+import re
+
+import pytest
+from django.test import override_settings
+from django.utils.html import escape
+
+from chinook.models import Track
+from dgs_core import search
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_TRACK_LINK = re.compile(r'href="/admin/chinook/track/(\d+)/change/"')
+
+
+def test_the_empty_form_renders(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert b'name="q"' in response.content
+    assert b'<option value="chinook.track">' in response.content
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": ""}, "&#x27;q&#x27; is required"),
+        ({"q": "   "}, "&#x27;q&#x27; is required"),
+        ({"q": "x" * 5000}, "&#x27;q&#x27; is longer than 1024 characters"),
+        ({"q": "rock", "model": "chinook.Invoice"}, "&#x27;chinook.Invoice&#x27; is not configured for search"),
+        ({"q": "rock", "model": "no such model"}, "is not configured for search"),
+    ],
+)
+def test_bad_input_shows_the_error_not_a_500(client, params, message):
+    response = client.get("/", params)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert b'role="alert"' in response.content
+
+
+def test_error_messages_are_escaped(client):
+    response = client.get("/", {"q": "rock", "model": "<script>alert(1)</script>"})
+
+    assert response.status_code == 400
+    assert b"<script>alert(1)" not in response.content
+    assert b"&lt;script&gt;alert(1)" in response.content
+
+
+@pytest.mark.slow
+def test_unloadable_model_answers_503_with_the_reason(client, graph_search_settings):
+    broken = copy.deepcopy(graph_search_settings)
+    broken["EMBEDDINGS"]["default"]["MODEL_NAME"] = "dgs-tests/no-such-model"
+    with override_settings(GRAPH_SEARCH=broken):
+        response = client.get("/", {"q": "rock"})
+
+    assert response.status_code == 503
+    assert "Search is unavailable right now" in response.content.decode()
+    assert "dgs-tests/no-such-model" in response.content.decode()
+
+
+@pytest.mark.slow
+def test_a_query_lists_tracks_with_score_text_and_admin_link(client, search_index):
+    response = client.get("/", {"q": "Ozzy Osbourne", "model": "chinook.Track"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    linked = [int(pk) for pk in ADMIN_TRACK_LINK.findall(page)]
+    assert len(linked) == len(set(linked)) >= 5
+    assert set(linked) <= search_index.track_pks
+    assert linked[0] == search("Ozzy Osbourne", models=["chinook.Track"], limit=1)[0].pk
+    tracks = Track.objects.select_related("album__artist").in_bulk(linked[:5])
+    assert [tracks[pk].album.artist.name for pk in linked[:5]] == ["Ozzy Osbourne"] * 5
+    assert page.count("score 0.") == len(linked)
+    assert escape(tracks[linked[0]].album.title) in page  # the indexed text is shown
+
+
+@pytest.mark.slow
+def test_the_query_is_escaped_in_the_page(client, search_index):
+    response = client.get("/", {"q": '<img src=x onerror="alert(1)">'})
+
+    assert response.status_code == 200
+    assert b"<img src=x" not in response.content
+    assert b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in response.content
+
+
+@pytest.mark.slow
+def test_the_rest_api_is_mounted(client, search_index):
+    response = client.get("/api/search/", {"q": "Ozzy Osbourne", "models": "chinook.Track", "limit": 3})
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    tracks = Track.objects.select_related("album__artist").in_bulk([result["pk"] for result in results])
+    assert [tracks[result["pk"]].album.artist.name for result in results] == ["Ozzy Osbourne"] * 3
