@@ -3,6 +3,7 @@
 Ids: E001 not a dict · E002 wrong type or value · E003 unknown or duplicate model · E004 unknown
 embedding profile · E005 unknown field path · E006 plugin not installed · E007 unknown backend name or
 class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
+E011 REST API policy entry unusable ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
 another embedder.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from dgs_core import api_policy, llm, text
 from dgs_core.conf import Problem, get_config_and_problems
 
 
@@ -77,6 +79,7 @@ def _backend_problems(config) -> list[Problem]:
     backends = [("vector_store", config.vector_store, VectorStore, "GRAPH_SEARCH['VECTOR_STORE']")]
     backends += [("embedder", cfg, Embedder, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]")
                  for name, cfg in config.embeddings.items()]
+    backends += _feature_backends(config)
     for family, cfg, base, where in backends:
         try:
             cls = resolve_class(family, cfg.backend, base)
@@ -88,6 +91,23 @@ def _backend_problems(config) -> list[Problem]:
             rejected = cls.check_options(cfg.model_name, cfg.options)
             problems += [Problem("dgs.E009", f"{where}: {msg}") for msg in rejected]
     return problems
+
+
+def _feature_backends(config) -> list[tuple]:
+    """(family, backend, base class, setting) of each optional feature that is switched on."""
+    from dgs_core.base import ConversationMemory, Reranker, StreamFormat
+    from dgs_core.conf import BackendConfig
+
+    found = []
+    if config.conversational.enabled:
+        found.append(("memory", BackendConfig(config.conversational.memory_backend), ConversationMemory,
+                      "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_BACKEND']"))
+    if config.streaming.enabled:
+        found.append(("stream_format", BackendConfig(config.streaming.format), StreamFormat,
+                      "GRAPH_SEARCH['STREAMING']['FORMAT']"))
+    if config.langgraph.enabled and config.langgraph.reranking:
+        found.append(("reranker", config.langgraph.reranker, Reranker, "GRAPH_SEARCH['LANGGRAPH']['RERANKER']"))
+    return found
 
 
 def _store_problems(config) -> list[Problem]:
@@ -115,6 +135,9 @@ def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     problems = list(problems)
     problems += _model_problems(config)
     problems += _backend_problems(config)
+    problems += api_policy.configuration_problems(config)
+    problems += llm.configuration_problems(config)
+    problems += text.template_problems(config)
     if not any(p.is_error for p in problems):
         problems += _store_problems(config)
     return [_message(p) for p in problems]

@@ -56,6 +56,8 @@ def _split(key: str) -> tuple[str, str]:
 def _coerce(field: Any, raw: Any, key: str) -> Any:
     if field is None:  # a path ending on a relation: compared as its string form
         return normalize_value(raw)
+    if isinstance(raw, str) and field.get_internal_type() == "BooleanField" and raw.lower() in ("true", "false"):
+        raw = raw.lower() == "true"  # query strings spell booleans in lower case
     try:
         return normalize_value(field.to_python(raw))
     except (ValidationError, TypeError, ValueError):

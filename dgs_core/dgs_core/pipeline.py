@@ -10,6 +10,7 @@ import numpy as np
 from dgs_core.base import Embedder, VectorHit, VectorStore
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.filters import Condition
+from dgs_core.streaming import emit
 
 
 @dataclass
@@ -32,15 +33,22 @@ class SearchPipeline(Protocol):
         """Hits for the request, best first, at most ``request.k``, none under ``min_score``."""
 
 
+def probe(request: SearchRequest, vector: np.ndarray, k: int) -> list[VectorHit]:
+    """The ``k`` nearest documents to ``vector`` under the request's models and filters, none under ``min_score``."""
+    if request.filters:
+        hits = request.store.search(vector, k, models=request.models, filters=request.filters)
+    else:
+        hits = request.store.search(vector, k, models=request.models)
+    if request.min_score is not None:
+        hits = [h for h in hits if h.score >= request.min_score]
+    return hits
+
+
 class VectorSearchPipeline:
     """Embed the query (unless a vector is given), probe the store, drop hits under ``min_score``."""
 
     def search(self, request: SearchRequest) -> list[VectorHit]:
         vector = request.vector if request.vector is not None else request.embedder.embed_query(request.query)
-        if request.filters:
-            hits = request.store.search(vector, request.k, models=request.models, filters=request.filters)
-        else:
-            hits = request.store.search(vector, request.k, models=request.models)
-        if request.min_score is not None:
-            hits = [h for h in hits if h.score >= request.min_score]
+        hits = probe(request, vector, request.k)
+        emit("vector_search_completed", {"candidates": len(hits)})
         return hits

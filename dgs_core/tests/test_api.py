@@ -3,12 +3,12 @@
 import logging
 
 import pytest
-from dgs_core.exceptions import BackendUnavailable, InvalidParameterError, UnknownModelError
-from dgs_core.indexing import reindex_queryset
 from django.test import override_settings
 
 import dgs_core
 from dgs_core import components
+from dgs_core.exceptions import BackendUnavailable, InvalidParameterError, UnknownModelError
+from dgs_core.indexing import reindex_queryset
 from tests.factories import make_catalogue
 from tests.shop.models import Product, Review
 

@@ -3,9 +3,10 @@
 import warnings
 
 import pytest
+from django.test import override_settings
+
 from dgs_core.conf import DEFAULT_EMBEDDING_MODEL, get_config, parse_config
 from dgs_core.exceptions import ConfigurationError
-from django.test import override_settings
 
 
 def ids(problems):

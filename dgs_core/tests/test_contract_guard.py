@@ -1,6 +1,7 @@
 """The contract guard fails a suite that deletes or silently overrides a contract test."""
 
 import pytest
+
 from dgs_core.testing import VectorStoreContract
 
 pytest_plugins = ["pytester"]

@@ -52,6 +52,8 @@ def test_lookups_on_own_related_and_many_valued_fields(products):
     assert pks(dgs_core.search("red phone", limit=50, filters={"tags__name": "red"})) == tagged
     assert pks(dgs_core.search("red phone", limit=50, filters={"tags__name__isnull": True})) == {
         p.pk for p in products} - tagged
+    assert pks(dgs_core.search("red phone", limit=50, filters={"in_stock": "false"})) == {
+        p.pk for p in products if not p.in_stock}
     both = dgs_core.search("red phone", limit=50, filters={"in_stock": True, "category__name__in": ["Garden", "X"]})
     assert pks(both) == {p.pk for p in products if p.in_stock and p.category.name == "Garden"}
 

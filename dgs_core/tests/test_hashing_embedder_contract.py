@@ -1,6 +1,7 @@
 """Core's built-in ``hashing`` embedder passes the embedder contract (it is lexical: no ``semantic``)."""
 
 import pytest
+
 from dgs_core.builtin_backends import HashingEmbedder
 from dgs_core.testing import EmbedderContract
 

@@ -7,6 +7,9 @@ from types import SimpleNamespace
 
 import pluggy
 import pytest
+
+import dgs_core
+from dgs_core import builtin
 from dgs_core.base import Embedder, VectorStore
 from dgs_core.builtin_backends import HashingEmbedder, MemoryVectorStore, SyncTransport
 from dgs_core.conf import GraphSearchConfig, ModelConfig
@@ -15,9 +18,6 @@ from dgs_core.exceptions import PluginError
 from dgs_core.pipeline import VectorSearchPipeline
 from dgs_core.plugins import ENTRY_POINT_GROUP, FAMILIES, PluginRegistry
 from dgs_core.text import classic_text
-
-import dgs_core
-from dgs_core import builtin
 
 
 class EchoStore(MemoryVectorStore):

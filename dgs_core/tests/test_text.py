@@ -1,10 +1,10 @@
 """The classic and smart text builders, and how weights and templates shape the text."""
 
 import pytest
-from dgs_core.conf import get_config
-from dgs_core.indexing import build_documents, get_plan
 from django.test import override_settings
 
+from dgs_core.conf import get_config
+from dgs_core.indexing import build_documents, get_plan
 from tests.factories import make_catalogue
 
 pytestmark = pytest.mark.django_db

@@ -1,12 +1,12 @@
 """Traversal: every kind of relation, discovery rules, weights, privacy and batched queries."""
 
 import pytest
-from dgs_core.conf import ModelConfig
-from dgs_core.indexing import build_documents
-from dgs_core.traversal import FieldPathError, TraversalPlan, configured_paths, resolve_path
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dgs_core.conf import ModelConfig
+from dgs_core.indexing import build_documents
+from dgs_core.traversal import FieldPathError, TraversalPlan, configured_paths, resolve_path
 from tests.factories import make_catalogue
 from tests.shop.models import Account, Brand, Category, Product, Review, Tag
 

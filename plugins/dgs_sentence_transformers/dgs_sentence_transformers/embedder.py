@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+
 from dgs_core.base import Embedder
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, PluginError
 

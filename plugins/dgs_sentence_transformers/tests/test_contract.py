@@ -1,6 +1,7 @@
 """The sentence-transformers embedder passes core's embedder contract on the real all-MiniLM-L6-v2 model."""
 
 import pytest
+
 from dgs_core.testing import EmbedderContract
 from dgs_sentence_transformers.embedder import SentenceTransformerEmbedder
 

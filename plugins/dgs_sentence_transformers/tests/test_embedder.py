@@ -4,6 +4,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError
 from dgs_core.testing.embedder import cosine
 from dgs_sentence_transformers.embedder import SentenceTransformerEmbedder

@@ -5,8 +5,9 @@ import sys
 import textwrap
 from importlib.metadata import entry_points
 
-import dgs_sentence_transformers.plugin
 import pytest
+
+import dgs_sentence_transformers.plugin
 from dgs_core.plugins import PluginRegistry
 from dgs_sentence_transformers.embedder import SentenceTransformerEmbedder
 

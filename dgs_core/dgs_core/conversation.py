@@ -1,0 +1,350 @@
+"""Conversational search (``CONVERSATIONAL``): turns that refine the previous one, kept in a memory plugin.
+
+``POST /api/search/conversation/`` (or :func:`converse`) answers like search, plus ``conversation_id``,
+``interpreted_query`` and ``clarification_needed``. Follow-ups understood (English), resolved against
+the last answered turn of the conversation:
+
+* "more", "show me more", "next page": the same search, next page;
+* "only albums", "just tracks", "albums only": the previous search restricted to that model;
+* "similar to the first one", "like the 2nd", "albums like the last one": neighbours of that result.
+
+Anything else is a new search. A follow-up that cannot be resolved (nothing before it, an ordinal past
+the results, a bare "it") is never guessed at: the reply has ``clarification_needed: true``, a
+``clarification`` question and no results. With ``ALLOW_CLARIFICATIONS: False`` the text is searched
+literally instead. A conversation started by a logged-in user answers only that user (403 otherwise).
+
+Memories (``MEMORY_BACKEND``): ``inmemory`` (this process only: fine for one process and tests; a
+RuntimeWarning says so when DEBUG is off) and ``cache`` (a Django cache such as Redis, shared by every
+worker; ``MEMORY_OPTIONS``: ``ALIAS``, ``TIMEOUT`` seconds, ``KEY_PREFIX``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from django.conf import settings
+
+from dgs_core.base import ConversationMemory
+from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, InvalidParameterError
+from dgs_core.llm import stem
+
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+WORDS = re.compile(r"[^\W_]+|\d+", re.UNICODE)
+
+_MORE = re.compile(r"(?:(?:show|give|load|see|get)(?: me)? )?(?:some )?(?:more|next)"
+                   r"(?: (?:results|hits|please|page|ones|of them|of those|of these))*")
+_ORDINALS = {"first": 0, "top": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5, "seventh": 6,
+             "eighth": 7, "ninth": 8, "tenth": 9, "last": -1}
+_SIMILAR = re.compile(
+    r"(?:(?:show|find|give|get)(?: me)? )?(?:(?P<kind>[a-z]+) )?(?:similar to|like|related to|close to) "
+    r"(?:the |that |this )?(?P<which>" + "|".join(_ORDINALS) + r"|\d+(?:st|nd|rd|th)?|number \d+|it|that|this|one)"
+    r"(?: (?:one|result|hit|item|match))?"
+)
+_GENERIC_KINDS = {"something", "anything", "more", "ones", "items", "results", "stuff", "things"}
+_RESTRICT = re.compile(r"(?:(?:only|just)(?: the)? (?P<what>[\w ]+?)|(?P<what2>[\w ]+?) only)(?: please)?")
+_VAGUE = re.compile(r"(?:it|that|this|them|those|these|that one|this one|the same|same|again|the other one|other)")
+
+
+# -- memories -------------------------------------------------------------------------------------------
+
+
+class InMemoryConversationMemory(ConversationMemory):
+    """Conversations in this process's memory, oldest forgotten beyond ``max_conversations`` (option).
+
+    Not for production with several worker processes: a follow-up may reach a worker that never saw the
+    conversation, and a restart forgets everything. Use ``cache`` there.
+    """
+
+    def __init__(self, max_items: int = 10, max_conversations: int = 10_000, **options: Any) -> None:
+        super().__init__(max_items, **options)
+        if not settings.DEBUG:
+            warnings.warn(
+                "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_BACKEND'] is 'inmemory': conversations live in one "
+                "process, so with several workers a follow-up can reach a worker that never saw the conversation, "
+                "and a restart forgets them all. Use 'cache' with a shared Django cache (e.g. Redis) in production.",
+                RuntimeWarning, stacklevel=2,
+            )
+        self.max_conversations = max_conversations
+        self._conversations: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._conversations.get(conversation_id, []))
+
+    def append(self, conversation_id: str, turn: dict[str, Any]) -> None:
+        with self._lock:
+            turns = self._conversations.pop(conversation_id, [])
+            self._conversations[conversation_id] = [*turns, turn][-self.max_items:]
+            while len(self._conversations) > self.max_conversations:
+                self._conversations.popitem(last=False)
+
+    def clear(self, conversation_id: str) -> None:
+        with self._lock:
+            self._conversations.pop(conversation_id, None)
+
+
+class CacheConversationMemory(ConversationMemory):
+    """Conversations in a Django cache (``alias``, default ``"default"``), each kept ``timeout`` seconds
+    after its last turn. With Redis or Memcached every worker sees every conversation."""
+
+    def __init__(self, max_items: int = 10, alias: str = "default", timeout: int = 86400,
+                 key_prefix: str = "dgs:conversation", **options: Any) -> None:
+        super().__init__(max_items, **options)
+        from django.core.cache import InvalidCacheBackendError, caches
+
+        try:
+            self.cache = caches[alias]
+        except InvalidCacheBackendError as exc:
+            raise ConfigurationError(
+                f"GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_OPTIONS']['ALIAS'] is {alias!r}, which is not in "
+                f"settings.CACHES ({', '.join(settings.CACHES) or 'none'})."
+            ) from exc
+        self.timeout = timeout
+        self.key_prefix = key_prefix
+
+    def _key(self, conversation_id: str) -> str:
+        return f"{self.key_prefix}:{conversation_id}"
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return getattr(self.cache, method)(*args)
+        except Exception as exc:  # the cache server's own error types (connection refused, timeouts)
+            raise BackendUnavailable(f"The conversation memory (Django cache) failed: {type(exc).__name__}: {exc}"
+                                     ) from exc
+
+    def get(self, conversation_id: str) -> list[dict[str, Any]]:
+        return list(self._call("get", self._key(conversation_id)) or [])
+
+    def append(self, conversation_id: str, turn: dict[str, Any]) -> None:
+        turns = [*self.get(conversation_id), turn][-self.max_items:]
+        self._call("set", self._key(conversation_id), turns, self.timeout)
+
+    def clear(self, conversation_id: str) -> None:
+        self._call("delete", self._key(conversation_id))
+
+
+def get_memory(config: Optional[GraphSearchConfig] = None) -> ConversationMemory:
+    """The ``CONVERSATIONAL["MEMORY_BACKEND"]`` memory of this process."""
+    from dgs_core import components
+
+    conversational = (config or get_config()).conversational
+
+    def build() -> ConversationMemory:
+        cls = components.resolve_class("memory", conversational.memory_backend, ConversationMemory)
+        options = {str(k).lower(): v for k, v in conversational.memory_options.items()}
+        return cls(max_items=conversational.max_history_items, **options)
+
+    return components.shared(("memory", conversational.memory_backend), build)
+
+
+# -- understanding a turn -------------------------------------------------------------------------------
+
+
+@dataclass
+class Interpretation:
+    """What a turn asks for: ``kind`` is search, more, restrict, similar or clarify."""
+
+    kind: str
+    query: str = ""
+    models: Optional[list[str]] = None
+    offset: int = 0
+    similar_to: Optional[dict[str, Any]] = None
+    clarification: Optional[str] = None
+
+
+def _models_named(phrase: str, config: GraphSearchConfig) -> Optional[list[str]]:
+    """Labels of the configured models ``phrase`` names ("albums", "tracks and artists"); None if it names none.
+
+    Raises ``ValueError`` when it names some models and other, unknown kinds.
+    """
+    names: dict[str, str] = {}
+    for entry in config.models:
+        meta = entry.model._meta
+        for name in (meta.model_name, str(meta.verbose_name), str(meta.verbose_name_plural)):
+            names[" ".join(stem(w) for w in name.lower().split())] = entry.model_label
+    parts = [p.strip() for p in re.split(r",| and | or ", phrase) if p.strip()]
+    found = [names.get(" ".join(stem(w) for w in part.split())) for part in parts]
+    if not any(found):
+        return None
+    if not all(found):
+        raise ValueError(phrase)
+    return list(dict.fromkeys(found))
+
+
+def _kinds(config: GraphSearchConfig) -> str:
+    return ", ".join(str(m.model._meta.verbose_name_plural) for m in config.models)
+
+
+def interpret(text: str, history: list[dict[str, Any]], config: GraphSearchConfig,
+              models: Optional[list[str]] = None) -> Interpretation:
+    """What ``text`` means after ``history`` (oldest first); ``models`` are the labels asked for with it."""
+    normalized = " ".join(WORDS.findall(text.lower()))
+    previous = next((t for t in reversed(history) if t.get("kind") != "clarify"), None)
+
+    if _MORE.fullmatch(normalized):
+        if previous is None:
+            return Interpretation("clarify", clarification="There is nothing to show more of yet. What are you "
+                                                           "looking for?")
+        return Interpretation("more", previous["interpreted_query"], previous["models"],
+                              previous["offset"] + previous["limit"], previous.get("similar_to"))
+
+    similar = _SIMILAR.fullmatch(normalized)
+    if similar:
+        kind = similar.group("kind")
+        try:
+            restricted = None if kind is None or kind in _GENERIC_KINDS else _models_named(kind, config)
+        except ValueError:
+            restricted = None
+        if kind is None or kind in _GENERIC_KINDS or restricted:
+            return _similar(similar.group("which"), previous, restricted, config)
+
+    restrict = _RESTRICT.fullmatch(normalized)
+    if restrict:
+        phrase = restrict.group("what") or restrict.group("what2")
+        try:
+            labels = _models_named(phrase, config)
+        except ValueError:
+            return Interpretation("clarify", clarification=f"I can show {_kinds(config)}. Which of them do you "
+                                                           f"mean by {phrase!r}?")
+        if labels and previous is None:
+            return Interpretation("clarify", clarification=f"What should I look for among the {phrase}?")
+        if labels:
+            return Interpretation("restrict", previous["interpreted_query"], labels, 0, previous.get("similar_to"))
+
+    if _VAGUE.fullmatch(normalized):
+        return Interpretation("clarify", clarification="What would you like to search for?")
+    return Interpretation("search", " ".join(text.split()), models)
+
+
+def _similar(which: str, previous: Optional[dict[str, Any]], models: Optional[list[str]],
+             config: GraphSearchConfig) -> Interpretation:
+    results = previous["results"] if previous else []
+    if not results:
+        return Interpretation("clarify", clarification="Similar to what? Search for something first, then ask "
+                                                       "for results like one of them.")
+    digits = re.search(r"\d+", which)
+    if digits:
+        index = int(digits.group()) - 1
+    elif which in _ORDINALS:
+        index = _ORDINALS[which] if which != "last" else len(results) - 1
+    else:  # "it", "that one": clear only when there was a single result
+        index = 0 if len(results) == 1 else None
+    if index is None:
+        return Interpretation("clarify", clarification="Which result do you mean? Say 'the first one', 'the second "
+                                                       "one', ...")
+    if not 0 <= index < len(results):
+        return Interpretation("clarify", clarification=f"There were {len(results)} results; which one do you mean?")
+    target = results[index]
+    return Interpretation("similar", f"similar to {target['model']}:{target['pk']}", models, 0, dict(target))
+
+
+# -- answering a turn -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ConversationReply:
+    """The answer to one turn; :meth:`as_dict` is the REST body."""
+
+    conversation_id: str
+    query: str
+    interpreted_query: str
+    clarification_needed: bool
+    results: list = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    clarification: Optional[str] = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body = {"query": self.query, "results": [hit.as_dict() for hit in self.results], "total": len(self.results),
+                "conversation_id": self.conversation_id, "interpreted_query": self.interpreted_query,
+                "clarification_needed": self.clarification_needed, "models": self.models}
+        if self.clarification:
+            body["clarification"] = self.clarification
+        return body
+
+
+def _owner(request: Any) -> Optional[str]:
+    user = getattr(request, "user", None)
+    return f"user:{user.pk}" if user is not None and user.is_authenticated else None
+
+
+def _check_owner(history: list[dict[str, Any]], request: Any) -> None:
+    owner = history[-1].get("owner") if history else None
+    if owner is not None and owner != _owner(request):
+        from dgs_core.api_policy import ApiDenied
+
+        raise ApiDenied(403, "This conversation belongs to another user; start a new one without 'conversation_id'.")
+
+
+def conversation_id_param(value: Any) -> str:
+    """A valid conversation id, or :class:`InvalidParameterError` naming ``conversation_id``."""
+    if not isinstance(value, str) or not CONVERSATION_ID.fullmatch(value):
+        raise InvalidParameterError("conversation_id",
+                                    "'conversation_id' must be 1 to 200 letters, digits, '-' or '_'.")
+    return value
+
+
+def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any) -> list:
+    if interpretation.similar_to is None:
+        return searcher.search(interpretation.query, models=interpretation.models, limit=limit,
+                               offset=interpretation.offset, request=request)
+    from dgs_core.visibility import visible_queryset
+
+    target = interpretation.similar_to
+    model_config = searcher.config.model_config(target["model"])
+    instance = visible_queryset(model_config, request).filter(pk=target["pk"]).first() if model_config else None
+    if instance is None:
+        return []
+    end = interpretation.offset + limit
+    return list(searcher.similar(instance, limit=end, models=interpretation.models, request=request))[
+        interpretation.offset:end]
+
+
+def converse(query: Any, conversation_id: Optional[str] = None, models: Any = None, limit: Any = None,
+             request: Any = None, config: Optional[GraphSearchConfig] = None) -> ConversationReply:
+    """Answer one turn of a conversation (a new one when ``conversation_id`` is None) and remember it."""
+    from dgs_core.searching import Searcher
+
+    config = config or get_config()
+    searcher = Searcher(config)
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidParameterError("query", "'query' is required: give the text to search for.")
+    if len(query) > config.max_query_length:
+        raise InvalidParameterError("query", f"'query' is longer than {config.max_query_length} characters; "
+                                             "shorten it.")
+    labels = searcher.resolve_models(models) if models else None
+    limit = searcher._limit(limit)
+    conversation_id = conversation_id_param(conversation_id) if conversation_id is not None else uuid.uuid4().hex
+    memory = get_memory(config)
+    history = memory.get(conversation_id)
+    _check_owner(history, request)
+
+    interpretation = interpret(query, history, config, labels)
+    if interpretation.kind == "clarify" and not config.conversational.allow_clarifications:
+        interpretation = Interpretation("search", " ".join(query.split()), labels)
+    results = [] if interpretation.kind == "clarify" else _run(interpretation, limit, request, searcher)
+    searched = interpretation.models or [m.model_label for m in config.models]
+    memory.append(conversation_id, {
+        "query": query, "kind": interpretation.kind, "interpreted_query": interpretation.query,
+        "models": interpretation.models, "offset": interpretation.offset, "limit": limit,
+        "similar_to": interpretation.similar_to, "owner": _owner(request),
+        "results": [{"model": hit.model, "pk": hit.pk} for hit in results],
+    })
+    return ConversationReply(conversation_id, query, interpretation.query, interpretation.kind == "clarify",
+                             results, searched if interpretation.kind != "clarify" else [],
+                             interpretation.clarification)
+
+
+def forget(conversation_id: Any, request: Any = None) -> None:
+    """Clear a conversation (DELETE); its owner check applies like for new turns."""
+    conversation_id = conversation_id_param(conversation_id)
+    memory = get_memory()
+    _check_owner(memory.get(conversation_id), request)
+    memory.clear(conversation_id)

@@ -1,0 +1,213 @@
+"""GRAPH_SEARCH['API'] on every endpoint: authentication, permission classes, throttles (locmem, Redis, no DRF)."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core import checks
+from django.core.cache import cache
+from django.test import Client, override_settings
+
+from dgs_core import api_policy
+from tests.factories import make_catalogue
+from tests.rest_support import graph_search, index_everything
+
+pytestmark = pytest.mark.django_db
+TESTS_ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def catalogue():
+    cache.clear()  # throttle counts of earlier tests
+    data = make_catalogue()
+    index_everything()
+    return data
+
+
+def endpoints(catalogue):
+    """One request per endpoint: (method, path, body)."""
+    return [
+        ("get", "/api/search/?q=phone", None),
+        ("get", f"/api/search/similar/shop.Product/{catalogue['phone'].pk}/", None),
+        ("post", "/api/search/conversation/", {"query": "phone"}),
+        ("delete", "/api/search/conversation/?conversation_id=abc", None),
+        ("get", "/api/search/stream/?q=phone", None),
+        ("post", "/api/search/stream/", {"q": "phone"}),
+        ("get", "/api/search/schema/", None),
+    ]
+
+
+def call(client, method, path, body, **extra):
+    if body is None:
+        return getattr(client, method)(path, **extra)
+    return getattr(client, method)(path, json.dumps(body), content_type="application/json", **extra)
+
+
+def test_require_authentication_covers_every_endpoint(client, catalogue, django_user_model):
+    with override_settings(GRAPH_SEARCH=graph_search(api={"REQUIRE_AUTHENTICATION": True})):
+        for method, path, body in endpoints(catalogue):
+            response = call(client, method, path, body)
+            assert response.status_code == 401, path
+            assert response.json() == {"error": "Authentication is required to use the search API."}
+            assert response["WWW-Authenticate"] == 'Basic realm="api"'  # DRF's BasicAuthentication challenge
+        client.force_login(django_user_model.objects.create_user("reader", password="pw"))
+        assert client.get("/api/search/?q=phone").status_code == 200
+        assert client.get(f"/api/search/similar/shop.Product/{catalogue['phone'].pk}/").status_code == 200
+
+
+def test_drf_authentication_classes_identify_the_user(client, catalogue, django_user_model):
+    django_user_model.objects.create_user("reader", password="s3cret")
+    token = base64.b64encode(b"reader:s3cret").decode()
+    wrong = base64.b64encode(b"reader:guess").decode()
+    with override_settings(GRAPH_SEARCH=graph_search(api={"REQUIRE_AUTHENTICATION": True})):
+        assert client.get("/api/search/?q=phone", HTTP_AUTHORIZATION=f"Basic {token}").status_code == 200
+        refused = client.get("/api/search/?q=phone", HTTP_AUTHORIZATION=f"Basic {wrong}")
+    assert refused.status_code == 401 and refused.json() == {"error": "Invalid username/password."}
+
+
+def test_drf_permission_classes_answer_401_or_403(client, catalogue, django_user_model):
+    api = {"PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"]}
+    with override_settings(GRAPH_SEARCH=graph_search(api=api)):
+        for method, path, body in endpoints(catalogue):
+            assert call(client, method, path, body).status_code == 401, path
+        client.force_login(django_user_model.objects.create_user("reader", password="pw"))
+        for method, path, body in endpoints(catalogue):
+            response = call(client, method, path, body)
+            assert response.status_code == 403, path
+            assert response.json() == {"error": "You may not use the search API."}
+        client.force_login(django_user_model.objects.create_user("admin", password="pw", is_staff=True))
+        assert client.get("/api/search/?q=phone").status_code == 200
+
+
+def test_dotted_callable_permissions(client, catalogue, django_user_model):
+    api = {"PERMISSION_CLASSES": ["tests.policy_support.only_with_header"]}
+    client.force_login(django_user_model.objects.create_user("reader", password="pw"))
+    with override_settings(GRAPH_SEARCH=graph_search(api=api)):
+        assert client.get("/api/search/?q=phone").status_code == 403
+        assert client.get("/api/search/?q=phone", HTTP_X_SEARCH_KEY="open-sesame").status_code == 200
+
+
+def test_search_rate_throttle_uses_the_scope_of_the_caller(client, catalogue, django_user_model):
+    api = {"THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"],
+           "THROTTLE_RATES": {"search": "3/minute", "search_authenticated": "5/minute"}}
+    with override_settings(GRAPH_SEARCH=graph_search(api=api)):
+        statuses = [client.get("/api/search/?q=phone").status_code for _ in range(3)]
+        similar = client.get(f"/api/search/similar/shop.Product/{catalogue['phone'].pk}/")
+        assert statuses == [200, 200, 200] and similar.status_code == 429
+        assert 1 <= int(similar["Retry-After"]) <= 60 and "Too many requests" in similar.json()["error"]
+        client.force_login(django_user_model.objects.create_user("reader", password="pw"))
+        statuses = [client.get("/api/search/?q=phone").status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [429]
+        other = Client(REMOTE_ADDR="10.0.0.9")  # another anonymous client has its own budget
+        assert other.get("/api/search/?q=phone").status_code == 200
+
+
+def test_drf_throttle_classes_and_plain_callables(client, catalogue):
+    with override_settings(GRAPH_SEARCH=graph_search(api={"THROTTLE_CLASSES": ["tests.policy_support.never"]})):
+        response = client.get("/api/search/schema/")
+        assert response.status_code == 429 and response["Retry-After"] == "60"
+    rest_framework = {"DEFAULT_THROTTLE_RATES": {"search": "1/minute"}}
+    api = {"THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"]}
+    with override_settings(REST_FRAMEWORK=rest_framework, GRAPH_SEARCH=graph_search(api=api)):
+        from rest_framework.throttling import ScopedRateThrottle
+
+        ScopedRateThrottle.THROTTLE_RATES = rest_framework["DEFAULT_THROTTLE_RATES"]  # DRF reads it at import
+        try:
+            assert [client.get("/api/search/?q=phone").status_code for _ in range(2)] == [200, 429]
+        finally:
+            ScopedRateThrottle.THROTTLE_RATES = {}
+
+
+def test_session_users_need_csrf_for_posts(catalogue, django_user_model):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_user("reader", password="pw"))
+    with override_settings(GRAPH_SEARCH=graph_search(CONVERSATIONAL={"ENABLED": True})):
+        response = client.post("/api/search/conversation/", "{}", content_type="application/json")
+    assert response.status_code == 403 and response.json()["error"].startswith("CSRF Failed")
+
+
+def test_throttle_counts_are_shared_by_workers_through_redis(catalogue):
+    pytest.importorskip("redis", reason="the redis client is needed for Django's RedisCache")
+    prefix = f"dgs-test-{uuid.uuid4().hex}"
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": prefix}}
+    api = {"THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"], "THROTTLE_RATES": {"search": "2/minute"}}
+    with override_settings(CACHES=caches, GRAPH_SEARCH=graph_search(api=api)):
+        assert [Client().get("/api/search/?q=phone").status_code for _ in range(2)] == [200, 200]
+        # A second worker process with the same Redis: the two requests above count there too.
+        script = f"""
+            import django, json
+            from django.conf import settings
+            settings.CACHES = {caches!r}
+            settings.GRAPH_SEARCH = {graph_search(api=api)!r}
+            django.setup()
+            from django.test.utils import setup_test_environment
+            setup_test_environment()  # lets the test client's host in
+            from django.test import Client
+            response = Client().get("/api/search/schema/")
+            print(json.dumps([response.status_code, response.json()]))
+        """
+        status, body = run_python(script)
+        assert status == 429 and "Too many requests" in body["error"]
+
+
+def test_core_works_without_drf(catalogue):
+    """With rest_framework not importable: the plain throttle, Django's user and CSRF check take over."""
+    api = {"REQUIRE_AUTHENTICATION": False, "THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"],
+           "THROTTLE_RATES": {"search": "2/minute"}}
+    script = f"""
+        import sys
+        sys.modules["rest_framework"] = None  # any import of DRF now fails
+        import django, json
+        from django.conf import settings
+        settings.GRAPH_SEARCH = {graph_search(api=api)!r}
+        django.setup()
+        from django.test.utils import setup_test_environment
+        setup_test_environment()
+        from django.core.management import call_command
+        call_command("migrate", verbosity=0)
+        from django.contrib.auth.models import User
+        from django.test import Client
+        from dgs_core import api_policy
+        anonymous = Client()
+        statuses = [anonymous.get("/api/search/?q=phone").status_code for _ in range(3)]
+        user = Client(enforce_csrf_checks=True)
+        user.force_login(User.objects.create_user("reader"))
+        csrf = user.post("/api/search/conversation/", "{{}}", content_type="application/json")
+        print(json.dumps([api_policy.RateThrottleBase.__name__, statuses + [csrf.status_code], csrf.json()]))
+    """
+    base, statuses, csrf = run_python(script)
+    assert base == "PlainRateThrottle"
+    assert statuses == [200, 200, 429, 403] and csrf["error"].startswith("CSRF check failed")
+
+
+def run_python(script):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(TESTS_ROOT)}
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=TESTS_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_misconfigured_policy_is_a_system_check_error_and_503(client, catalogue, caplog):
+    api = {"PERMISSION_CLASSES": ["tests.no_such_module.Permission"], "THROTTLE_RATES": {"search": "lots"}}
+    with override_settings(GRAPH_SEARCH=graph_search(api=api)):
+        errors = [m for m in checks.run_checks() if m.id == "dgs.E011"]
+        response = client.get("/api/search/?q=phone")
+    assert len(errors) == 1 and "THROTTLE_RATES['search']: 'lots' is not a rate like '60/minute'" in errors[0].msg
+    assert response.status_code == 503 and "misconfigured" in response.json()["error"]
+
+
+@pytest.mark.parametrize("rate, expected", [
+    ("60/minute", (60, 60)), ("5/s", (5, 1)), ("100/hour", (100, 3600)), ("1000/day", (1000, 86400)),
+    ("5/10s", (5, 10)),
+])
+def test_parse_rate(rate, expected):
+    assert api_policy.parse_rate(rate) == expected
