@@ -1,5 +1,8 @@
 """Settings for dgs-core's own tests: SQLite, the ``shop`` test app, core's built-in backends only."""
 
+import os
+import tempfile
+
 SECRET_KEY = "dgs-core-tests"
 DEBUG = False
 USE_TZ = True
@@ -36,7 +39,14 @@ TEMPLATES = [{
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 LANGUAGES = [("en", "English"), ("ru", "Russian")]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# A file, not SQLite's shared-cache memory database: the thread transport's workers write while tests
+# read, and shared-cache tables fail with "table is locked" instead of waiting for the lock.
+DATABASES = {"default": {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": ":memory:",
+    "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"dgs-core-tests-{os.getpid()}.sqlite3")},
+    "OPTIONS": {"timeout": 30},
+}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 GRAPH_SEARCH = {
     "MODELS": [
