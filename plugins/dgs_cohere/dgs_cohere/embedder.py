@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from dgs_cohere import retry
+from dgs_core import retry
 from dgs_core.base import Embedder, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, GraphSearchError, PluginError
 

@@ -31,9 +31,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from dgs_core import retry
 from dgs_core.base import Embedder, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, GraphSearchError, PluginError
-from dgs_openai import retry
 from dgs_openai.tokens import AUTO, ESTIMATE, Tokenizer, get_tokenizer
 
 DEFAULT_MODEL_NAME = "text-embedding-3-small"

@@ -100,8 +100,9 @@ def test_a_wrong_key_fails_the_index_run_and_the_search_with_a_clear_cause(setti
         "BACKEND": "openai", "API_KEY": "sk-wrong", "BASE_URL": fake.url, "TIMEOUT": 1.0, "MAX_RETRIES": 0,
     })
     catalogue()
-    with pytest.raises(Exception, match="objects failed to index"):
+    with pytest.raises(Exception, match=r"(?s)refused the API key.*Set API_KEY.*stopped; what was stored is kept"):
         build()
+    assert len(fake.requests) == 1  # the run stops at the cause instead of retrying every document
     response = client.get("/api/search/", {"q": "flamenco"})
     assert response.status_code == 503
     assert "sk-wrong" not in response.content.decode()

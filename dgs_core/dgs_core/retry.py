@@ -1,8 +1,9 @@
-"""Retries bounded by a deadline, for search queries: a visitor waits at most ``TIMEOUT`` seconds in all.
+"""Retries bounded by a deadline, for backends called from a web request (e.g. cloud embedders embedding
+a search query): a visitor waits at most ``TIMEOUT`` seconds in all.
 
-Indexing relies on the OpenAI SDK's own retries (``MAX_RETRIES``, waiting as long as the API's
-``Retry-After`` asks, up to two minutes); the SDK cannot bound the total time of a call, which a web
-request needs, so queries go through :func:`call_within` with the SDK's retries turned off.
+Provider SDKs retry on their own (waiting as long as the API's ``Retry-After`` asks), which suits
+indexing, but cannot bound the total time of a call; queries go through :func:`call_within` with the
+SDK's retries turned off. Shared by the ``dgs-openai`` and ``dgs-cohere`` plugins.
 """
 
 from __future__ import annotations
