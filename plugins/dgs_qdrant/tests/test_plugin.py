@@ -14,9 +14,20 @@ from dgs_qdrant.store import QdrantVectorStore
 
 
 def test_entry_point_registers_the_qdrant_store():
-    registration = PluginRegistry().registrations()["vector_store"]["qdrant"]
-    assert registration.cls is QdrantVectorStore
+    registry = PluginRegistry()
+    registration = registry.registrations()["vector_store"]["qdrant"]
+    assert registration.cls == "dgs_qdrant.store.QdrantVectorStore"  # by path: imported when selected
     assert registration.distribution.startswith("dgs-qdrant ")
+    assert registry.get_class("vector_store", "qdrant") is QdrantVectorStore
+
+
+def test_registering_every_plugin_does_not_import_qdrant_client():
+    """Sites that select another store never pay for qdrant_client."""
+    script = ("import sys; from dgs_core.plugins import PluginRegistry; PluginRegistry().registrations(); "
+              "assert 'qdrant_client' not in sys.modules, 'qdrant_client was imported'")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "DJANGO_SETTINGS_MODULE": ""})
+    assert child.returncode == 0, child.stderr
 
 
 def test_loading_the_plugin_does_not_import_qdrant_client():
