@@ -6,6 +6,7 @@ Backends are batch-first: every write takes a sequence, and vectors travel as fl
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,25 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+class EmbeddingUsage:
+    """What a remote embedder has sent since the process started: ``requests``, ``texts`` and ``tokens``
+    (as the API reported them). ``build_search_index`` prints the difference a run made."""
+
+    def __init__(self) -> None:
+        self.requests = self.texts = self.tokens = 0
+        self._lock = threading.Lock()
+
+    def add(self, texts: int, tokens: int) -> None:
+        """Count one request of ``texts`` texts and ``tokens`` tokens."""
+        with self._lock:
+            self.requests += 1
+            self.texts += texts
+            self.tokens += tokens
+
+    def __repr__(self) -> str:
+        return f"EmbeddingUsage(requests={self.requests}, texts={self.texts}, tokens={self.tokens})"
+
+
 class Embedder(ABC):
     """Turns texts into vectors. Subclasses implement :meth:`embed_documents` and :attr:`dimension`.
 
@@ -80,6 +100,9 @@ class Embedder(ABC):
 
     #: Maximum tokens the model reads; longer documents are reported by ``build_search_index``.
     max_input_tokens: ClassVar[Optional[int]] = None
+
+    #: Remote embedders count what they send here (an :class:`EmbeddingUsage`); local ones leave it None.
+    usage: Optional[EmbeddingUsage] = None
 
     def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
         self.model_name = model_name

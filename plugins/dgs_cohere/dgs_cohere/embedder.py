@@ -31,7 +31,7 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core import retry
-from dgs_core.base import Embedder, normalize_rows
+from dgs_core.base import Embedder, EmbeddingUsage, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, GraphSearchError, PluginError
 
 DEFAULT_MODEL_NAME = "embed-multilingual-v3.0"
@@ -74,26 +74,6 @@ def _positive_int(value: Any) -> bool:
 
 def _environment_key() -> Optional[str]:
     return next((os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)), None)
-
-
-class EmbeddingUsage:
-    """What this embedder has sent since the process started: ``requests``, ``texts`` and ``tokens``.
-
-    ``tokens`` are those the API billed (``meta.billed_units.input_tokens``); a server reporting none adds 0.
-    """
-
-    def __init__(self) -> None:
-        self.requests = self.texts = self.tokens = 0
-        self._lock = threading.Lock()
-
-    def add(self, texts: int, tokens: int) -> None:
-        with self._lock:
-            self.requests += 1
-            self.texts += texts
-            self.tokens += tokens
-
-    def __repr__(self) -> str:
-        return f"EmbeddingUsage(requests={self.requests}, texts={self.texts}, tokens={self.tokens})"
 
 
 class CohereEmbedder(Embedder):

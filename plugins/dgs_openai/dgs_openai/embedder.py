@@ -32,7 +32,7 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core import retry
-from dgs_core.base import Embedder, normalize_rows
+from dgs_core.base import Embedder, EmbeddingUsage, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, GraphSearchError, PluginError
 from dgs_openai.tokens import AUTO, ESTIMATE, Tokenizer, get_tokenizer
 
@@ -65,26 +65,6 @@ OPTION_DEFAULTS: dict[str, Any] = {
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-class EmbeddingUsage:
-    """What this embedder has sent since the process started: ``requests``, ``texts`` and ``tokens``.
-
-    ``tokens`` are those the API reported (its ``usage.prompt_tokens``); servers that report none add 0.
-    """
-
-    def __init__(self) -> None:
-        self.requests = self.texts = self.tokens = 0
-        self._lock = threading.Lock()
-
-    def add(self, texts: int, tokens: int) -> None:
-        with self._lock:
-            self.requests += 1
-            self.texts += texts
-            self.tokens += tokens
-
-    def __repr__(self) -> str:
-        return f"EmbeddingUsage(requests={self.requests}, texts={self.texts}, tokens={self.tokens})"
 
 
 class OpenAIEmbedder(Embedder):
