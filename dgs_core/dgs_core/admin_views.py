@@ -141,7 +141,7 @@ def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]
 def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
     """Per permitted model: rows in the database, vectors in the store, missing and stale vectors."""
     from dgs_core import components
-    from dgs_core.management.commands.search_index_status import coverage
+    from dgs_core.indexing import coverage
 
     config = _enabled_config()
     models = permitted_models(request, config)

@@ -171,16 +171,25 @@ class Indexer:
 
     def prune(self, model_config: ModelConfig) -> int:
         """Delete vectors of rows that no longer exist; returns how many."""
-        model = model_config.model
-        label = model_config.model_label
-        stored = {i.split(":", 1)[1]: i for i in self.store.iter_ids([label])}
-        if not stored:
-            return 0
-        existing = {str(pk) for pk in model._default_manager.values_list("pk", flat=True).iterator()}
-        stale = [doc_id for pk, doc_id in stored.items() if pk not in existing]
+        stored, rows = stored_and_existing(model_config, self.store)
+        stale = [doc_id for pk, doc_id in stored.items() if pk not in rows]
         if stale:
             self.store.delete(stale)
         return len(stale)
+
+
+def stored_and_existing(model_config: ModelConfig, store: VectorStore) -> tuple[dict[str, str], set[str]]:
+    """``({pk: document id} of the stored vectors, {pk} of the database rows)`` for one model."""
+    stored = {doc_id.split(":", 1)[1]: doc_id for doc_id in store.iter_ids([model_config.model_label])}
+    rows = {str(pk) for pk in model_config.model._default_manager.values_list("pk", flat=True).iterator()}
+    return stored, rows
+
+
+def coverage(model_config: ModelConfig, store: VectorStore) -> dict[str, int]:
+    """Rows in the database, vectors in the store, rows without a vector and vectors without a row."""
+    stored, rows = stored_and_existing(model_config, store)
+    return {"rows": len(rows), "vectors": len(stored), "missing": len(rows - stored.keys()),
+            "stale": len(stored.keys() - rows)}
 
 
 def index(instance: models.Model) -> IndexStats:

@@ -2,15 +2,9 @@ from django.core.management import BaseCommand, CommandError
 
 from dgs_core import components, outbox
 from dgs_core.exceptions import GraphSearchError
+from dgs_core.indexing import coverage
 
 from ._util import format_table, selected_models
-
-
-def coverage(model_config, store) -> dict[str, int]:
-    """Rows in the database, vectors in the store, rows without a vector and vectors without a row."""
-    stored = {doc_id.split(":", 1)[1] for doc_id in store.iter_ids([model_config.model_label])}
-    rows = {str(pk) for pk in model_config.model._default_manager.values_list("pk", flat=True).iterator()}
-    return {"rows": len(rows), "vectors": len(stored), "missing": len(rows - stored), "stale": len(stored - rows)}
 
 
 class Command(BaseCommand):
