@@ -146,7 +146,8 @@ class VectorStore(ABC):
     lower-cased ``VECTOR_STORE["OPTIONS"]``; connect lazily.
     """
 
-    #: What the store can do beyond the basics: ``"persistence"``, ``"filters"``, ``"hybrid"``.
+    #: What the store can do beyond the basics: ``"persistence"``, ``"filters"``, ``"keyword"``
+    #: (:meth:`keyword_search`, the lexical leg of hybrid search).
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     #: Old option names accepted for compatibility, mapped to current ones.
@@ -174,6 +175,25 @@ class VectorStore(ABC):
         the engine, so ``k`` hits come back whenever ``k`` matching documents exist; the semantics are
         those of :func:`dgs_core.filters.matches` over the document metadata.
         """
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        """Stores declaring ``"keyword"``: the ``k`` best documents for ``query`` by the engine's lexical
+        ranking (BM25 or the engine's full-text rank), best first, with ``models`` and ``filters`` applied
+        as in :meth:`search`.
+
+        ``query`` is raw user text: the store escapes it (no input may be a syntax error), matches any of
+        its terms, stems them as the engine's language analyser does, and returns ``[]`` when nothing
+        matches. ``score`` is the engine's relevance mapped monotonically into [0, 1]; only the order is
+        compared across engines (hybrid search fuses ranks, see :mod:`dgs_core.fusion`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no keyword search (no 'keyword' capability).")
 
     @abstractmethod
     def delete(self, ids: Sequence[str]) -> None:

@@ -2,7 +2,8 @@
 
 * ``hashing``: a lexical embedder (signed feature hashing of words and character trigrams). It
   understands spelling, not meaning; use it for tests, tiny sites or as a keyword-ish baseline.
-* ``memory``: an exact numpy vector store kept in process memory (lost on restart).
+* ``memory``: an exact numpy vector store kept in process memory (lost on restart), with BM25 keyword
+  search by an in-memory SQLite FTS5 index (:mod:`dgs_core.keyword`).
 * ``sync``: applies index changes immediately, in the calling thread.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
@@ -26,8 +28,10 @@ from dgs_core.base import (
     normalize_rows,
 )
 from dgs_core.filters import Condition, matches
+from dgs_core.keyword import FTS5Table
 
 WORD = re.compile(r"\w+", re.UNICODE)
+KEYWORDS = FTS5Table()
 
 
 class HashingEmbedder(Embedder):
@@ -67,13 +71,16 @@ class _MemorySpace:
         self.embedder_info: Optional[dict[str, Any]] = None
         self.matrix: Optional[tuple[list[str], np.ndarray]] = None
         self.lock = threading.RLock()
+        # The keyword leg: an in-memory SQLite FTS5 index, used only under ``lock``.
+        self.keywords = sqlite3.connect(":memory:", check_same_thread=False)
+        KEYWORDS.create(self.keywords)
 
 
 class MemoryVectorStore(VectorStore):
     """Options: ``location`` (default ``"default"``) names the data, like Django's locmem cache, so
     instances rebuilt after a settings change in the same process see the same vectors."""
 
-    capabilities = frozenset({"filters"})
+    capabilities = frozenset({"filters", "keyword"})
     _spaces: dict[tuple[str, str], _MemorySpace] = {}
     _spaces_lock = threading.Lock()
 
@@ -94,6 +101,7 @@ class MemoryVectorStore(VectorStore):
             for doc in documents:
                 doc.vector = normalize_rows(doc.vector)[0]
                 space.docs[doc.id] = doc
+            KEYWORDS.upsert(space.keywords, documents)
             space.matrix = None
 
     def _snapshot(self) -> tuple[list[str], np.ndarray]:
@@ -128,11 +136,17 @@ class MemoryVectorStore(VectorStore):
                                   dict(doc.metadata)))
         return hits
 
+    def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+                       filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
+        with self._space.lock:
+            return KEYWORDS.search(self._space.keywords, query, k, models=models, filters=filters)
+
     def delete(self, ids: Sequence[str]) -> None:
         space = self._space
         with space.lock:
             for doc_id in ids:
                 space.docs.pop(doc_id, None)
+            KEYWORDS.delete(space.keywords, ids)
             space.matrix = None
 
     def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
@@ -162,6 +176,7 @@ class MemoryVectorStore(VectorStore):
         space = self._space
         with space.lock:
             space.docs.clear()
+            KEYWORDS.clear(space.keywords)
             space.embedder_info = None
             space.matrix = None
 

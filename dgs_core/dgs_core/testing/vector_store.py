@@ -24,73 +24,29 @@ the backend cannot pass may be overridden only with ``@pytest.mark.xfail(reason=
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Optional
+from collections.abc import Callable
+from typing import ClassVar, Optional
 
 import numpy as np
 import pytest
 
 from dgs_core.base import StoredDocument, VectorStore, cosine_to_score, document_id
 from dgs_core.filters import Condition, matches
-from dgs_core.testing.base import ContractSuite, require
-
-PRODUCT = "shop.product"
-REVIEW = "shop.review"
-POST = "blog.post"
-#: Scores may differ from numpy's float64 cosine by float32 rounding or a store's own distance maths.
-SCORE_TOLERANCE = 0.01
-
-
-def make_doc(
-    model: str,
-    pk: Any,
-    vector: np.ndarray,
-    text: Optional[str] = None,
-    content_hash: Optional[str] = None,
-    metadata: Optional[dict[str, Any]] = None,
-) -> StoredDocument:
-    """A document with a copy of ``vector`` (stores may normalise the array they are given in place)."""
-    return StoredDocument(
-        id=document_id(model, pk),
-        model=model,
-        pk=str(pk),
-        text=f"{model} number {pk}" if text is None else text,
-        vector=np.array(vector, dtype=np.float32, copy=True),
-        content_hash=f"hash-{pk}" if content_hash is None else content_hash,
-        metadata={} if metadata is None else metadata,
-    )
+from dgs_core.testing.base import require
+from dgs_core.testing.corpus import (
+    POST,
+    PRODUCT,
+    REVIEW,
+    SCORE_TOLERANCE,
+    at_cosines,
+    cosine,
+    make_doc,
+    random_vectors,
+)
+from dgs_core.testing.keyword_search import KeywordSearchContract
 
 
-def random_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
-    """``count`` float32 vectors of random direction and length (0.1 to 50), reproducible by ``seed``."""
-    rng = np.random.RandomState(seed)
-    lengths = rng.uniform(0.1, 50.0, size=(count, 1))
-    return (rng.normal(size=(count, dimension)) * lengths).astype(np.float32)
-
-
-def at_cosines(query: np.ndarray, cosines: Sequence[float], seed: int) -> np.ndarray:
-    """One vector per entry of ``cosines`` whose cosine similarity to ``query`` is exactly that value.
-
-    Each vector leans away from ``query`` towards its own random orthogonal direction and gets a random
-    length, so the expected ranking is known without ties.
-    """
-    rng = np.random.RandomState(seed)
-    unit = np.asarray(query, dtype=np.float64) / np.linalg.norm(query)
-    rows = []
-    for cosine in cosines:
-        side = rng.normal(size=unit.shape)
-        side -= side.dot(unit) * unit
-        side /= np.linalg.norm(side)
-        rows.append((cosine * unit + np.sqrt(1.0 - cosine**2) * side) * rng.uniform(0.5, 20.0))
-    return np.asarray(rows, dtype=np.float32)
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(a.dot(b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-class VectorStoreContract(ContractSuite):
+class VectorStoreContract(KeywordSearchContract):
     """Every behaviour dgs relies on from a vector store; subclass it and provide ``store``."""
 
     #: Length of the test vectors; small so the suite runs in seconds on any engine.
@@ -569,6 +525,37 @@ class VectorStoreContract(ContractSuite):
                 assert again.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": self.dimension}
             finally:
                 again.close()
+
+    def test_clear_keeps_the_embedder_record(self, store: VectorStore) -> None:
+        """``clear()`` removes documents only: the collection still belongs to the same embedder (a rebuild
+        into it must not mix vector spaces). ``drop()`` is what forgets the record.
+
+        Troubleshooting: delete the rows/points of the collection, not the collection and its record.
+        """
+        vectors = random_vectors(3, self.dimension, seed=42)
+        store.upsert([make_doc(PRODUCT, i, vectors[i]) for i in range(3)])
+        store.record_embedder("test-embedder:model-a", self.dimension)
+        store.clear()
+        assert store.count() == 0
+        assert store.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": self.dimension}
+
+    def test_chunk_ids_are_stored_verbatim(self, store: VectorStore) -> None:
+        """Core stores the second and later chunks of a long document as ``<document id>#<n>``; such ids
+        round-trip through every method like any other.
+
+        Troubleshooting: derive engine ids (UUIDs, integers) from the whole string and keep the original.
+        """
+        vectors = random_vectors(3, self.dimension, seed=43)
+        ids = [document_id(PRODUCT, 7), document_id(PRODUCT, 7) + "#1", document_id(PRODUCT, 7) + "#2"]
+        store.upsert([
+            StoredDocument(ids[i], PRODUCT, "7", f"chunk {i}", vectors[i].copy(), f"h{i}", {}) for i in range(3)
+        ])
+        assert sorted(store.iter_ids()) == sorted(ids)
+        assert store.content_hashes(ids) == {ids[0]: "h0", ids[1]: "h1", ids[2]: "h2"}
+        hits = store.search(vectors[2], 1)
+        assert hits[0].id == ids[2] and hits[0].pk == "7" and hits[0].model == PRODUCT
+        store.delete(ids[1:])
+        assert list(store.iter_ids()) == [ids[0]]
 
     def test_collections_are_independent_and_drop_removes_one(self, store: VectorStore, make_collection) -> None:
         """Two collections of one backend never see each other's documents; ``drop()`` deletes only its own.
