@@ -227,6 +227,12 @@ class VectorStore(ABC):
         """Save which embedder fills this collection; core calls it before the first write so that
         indexing or searching with another embedder fails clearly instead of returning garbage scores."""
 
+    def publish(self) -> None:  # noqa: B027 - optional hook; only engines with server-side aliases use it
+        """Called on a collection's store right after a zero-downtime rebuild made it live (core's pointer
+        has moved). Engines with server-side aliases point theirs at this collection here, so clients
+        outside Django (other services, dashboards) follow the switch; Qdrant moves the alias named by
+        ``COLLECTION_NAME``."""
+
     def drop(self) -> None:
         """Delete the collection and everything it stored (used for the old collection after a rebuild)."""
         self.clear()

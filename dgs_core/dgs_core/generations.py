@@ -149,6 +149,7 @@ class GenerationRouter(VectorStore):
             row.live_embedder = embedder_config
             row.save()
         self.state(fresh=True)
+        self.collection(row.live).publish()
         time.sleep(STATE_TTL_SECONDS)  # searches in other processes may still read the old collection
         self.collection(old).drop()
         with self._lock:
@@ -175,6 +176,9 @@ class GenerationRouter(VectorStore):
 
     def search(self, vector: np.ndarray, k: int, **kwargs: Any) -> list[VectorHit]:
         return self.live.search(vector, k, **kwargs)
+
+    def keyword_search(self, query: str, k: int, **kwargs: Any) -> list[VectorHit]:
+        return self.live.keyword_search(query, k, **kwargs)
 
     def count(self, models: Optional[Sequence[str]] = None) -> int:
         return self.live.count(models)
