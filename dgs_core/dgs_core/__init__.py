@@ -1,6 +1,6 @@
 """dgs: graph-aware semantic search for Django.
 
-The public API (``search``, ``index``, ``delete``, ``get_similar``, ``Searcher``) is imported lazily so
+The public API (``search``, ``asearch``, ``index``, ``delete``, ``get_similar``, ``Searcher``) is imported lazily so
 that ``import dgs_core`` stays cheap and safe before Django's app registry is ready.
 """
 
@@ -17,7 +17,9 @@ hookimpl = pluggy.HookimplMarker("dgs")
 
 _LAZY = {
     "search": "dgs_core.searching",
+    "asearch": "dgs_core.searching",
     "get_similar": "dgs_core.searching",
+    "aget_similar": "dgs_core.searching",
     "Searcher": "dgs_core.searching",
     "SearchHit": "dgs_core.searching",
     "index": "dgs_core.indexing",
@@ -27,7 +29,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from dgs_core.indexing import delete, index, reindex_queryset
-    from dgs_core.searching import Searcher, SearchHit, get_similar, search
+    from dgs_core.searching import Searcher, SearchHit, aget_similar, asearch, get_similar, search
 
 
 def __getattr__(name: str) -> Any:
@@ -41,6 +43,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Searcher",
     "SearchHit",
+    "aget_similar",
+    "asearch",
     "delete",
     "get_similar",
     "hookimpl",

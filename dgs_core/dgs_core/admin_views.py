@@ -73,6 +73,10 @@ class SearchForm(forms.Form):
     model = forms.ChoiceField(label=_("Model"), required=False)
     min_score = forms.FloatField(label=_("Minimum score"), required=False, min_value=0.0, max_value=1.0,
                                  widget=forms.NumberInput(attrs={"step": "0.05"}))
+    mode = forms.ChoiceField(label=_("Mode"), required=False, choices=[
+        ("", _("Default")), ("hybrid", _("Hybrid (meaning and words)")), ("vector", _("By meaning")),
+        ("keyword", _("By words")),
+    ])
 
     def __init__(self, *args: Any, models: list[ModelConfig], max_query_length: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,7 +97,7 @@ def _change_url(site: AdminSite, model: Any, pk: Any) -> Optional[str]:
 
 
 def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
-    """Search form and hits: object (linked to its change page), model, score, indexed text."""
+    """Search form and hits: object (linked to its change page), model, score, what matched, indexed text."""
     config = _enabled_config()
     models = permitted_models(request, config)
     if not models:
@@ -108,7 +112,7 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
         labels = [data["model"]] if data["model"] else [m.model_label for m in models]
         try:
             hits = Searcher(config).search(data["q"], models=labels, limit=config.default_results_limit,
-                                           min_score=data["min_score"], request=request)
+                                           min_score=data["min_score"], request=request, mode=data["mode"] or None)
             rows = [_row(site, hit, config) for hit in hits]
         except GraphSearchError as exc:
             log.error("Admin search failed: %s", exc)
@@ -135,6 +139,7 @@ def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]
         "model_name": capfirst(model._meta.verbose_name),
         "score": hit.score,
         "text": hit.text,
+        "matched": hit.matched,
     }
 
 

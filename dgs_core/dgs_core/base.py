@@ -133,6 +133,11 @@ class Embedder(ABC):
         """Tokens the model would see for ``text``, or ``None`` if unknown."""
         return None
 
+    def token_offsets(self, text: str) -> Optional[list[tuple[int, int]]]:
+        """Character ``(start, end)`` of each token the model reads in ``text`` (prompt and special tokens
+        excluded), or ``None`` without a tokenizer; long documents are chunked on these boundaries."""
+        return None
+
     @classmethod
     def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
         """Problems with the configuration, reported by ``manage.py check``; cheap, no model load."""

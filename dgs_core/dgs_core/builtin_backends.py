@@ -3,7 +3,7 @@
 * ``hashing``: a lexical embedder (signed feature hashing of words and character trigrams). It
   understands spelling, not meaning; use it for tests, tiny sites or as a keyword-ish baseline.
 * ``memory``: an exact numpy vector store kept in process memory (lost on restart), with BM25 keyword
-  search by an in-memory SQLite FTS5 index (:mod:`dgs_core.keyword`).
+  search by an in-memory SQLite FTS5 index (:mod:`dgs_core.lexical`).
 * ``sync``: applies index changes immediately, in the calling thread.
 """
 
@@ -28,7 +28,7 @@ from dgs_core.base import (
     normalize_rows,
 )
 from dgs_core.filters import Condition, matches
-from dgs_core.keyword import FTS5Table
+from dgs_core.lexical import FTS5Table
 
 WORD = re.compile(r"\w+", re.UNICODE)
 KEYWORDS = FTS5Table()

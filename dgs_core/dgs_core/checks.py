@@ -5,7 +5,7 @@ embedding profile · E005 unknown field path · E006 plugin not installed · E00
 class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
 E011 REST API policy entry unusable ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
-another embedder.
+another embedder · W005 default search mode needs keyword search the store lacks.
 """
 
 from __future__ import annotations
@@ -120,13 +120,20 @@ def _store_problems(config) -> list[Problem]:
         info = store.embedder_info()
     except Exception:  # an unreachable store is a runtime condition (503), not a settings mistake
         return []
+    problems = []
+    if config.hybrid.default_mode != "vector" and "keyword" not in store.capabilities:
+        problems.append(Problem(
+            "dgs.W005", f"GRAPH_SEARCH['HYBRID']['DEFAULT_MODE'] is {config.hybrid.default_mode!r}, but the vector "
+            f"store {type(store).__name__} has no keyword search; searches without a mode use 'vector'.",
+            "Set DEFAULT_MODE to 'vector', or use a store with keyword search (every dgs store has it).",
+        ))
     if info and info.get("embedder") != embedder.id:
-        return [Problem(
+        problems.append(Problem(
             "dgs.W004", f"The vector store holds vectors of {info.get('embedder')!r}, but the default embedding "
             f"profile is {embedder.id!r}; searches will fail until the index is rebuilt.",
             "Run `manage.py build_search_index --rebuild`, or switch GRAPH_SEARCH['EMBEDDINGS'] back.",
-        )]
-    return []
+        ))
+    return problems
 
 
 @checks.register("dgs")

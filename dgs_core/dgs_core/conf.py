@@ -19,6 +19,9 @@ from django.dispatch import receiver
 from dgs_core.exceptions import ConfigurationError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+#: Search modes: nearest vectors, the store's lexical engine, or both fused by reciprocal rank.
+SEARCH_MODES = ("vector", "keyword", "hybrid")
+EXPLAIN_MATCHES = ("semantic", "lexical", "off")
 
 #: Dotted class paths of the older ``django_graph_search`` package -> dgs plugin names.
 LEGACY_BACKENDS = {
@@ -167,6 +170,23 @@ class LangGraphConfig:
 
 
 @dataclass(frozen=True)
+class HybridConfig:
+    # "vector", "keyword" or "hybrid": the mode of a search that names none (see docs/search_quality.md).
+    default_mode: str = "hybrid"
+    rrf_k: int = 60
+    weights: dict = field(default_factory=lambda: {"vector": 1.0, "keyword": 1.0})
+    candidates: int = 50  # objects each leg contributes to the fusion (at least the page asked for)
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    enabled: bool = True
+    max_tokens: int = 0  # 0: the embedder's window
+    overlap_tokens: int = 32
+    max_chunks: int = 64  # beyond this many chunks the rest of a document is not indexed (and reported)
+
+
+@dataclass(frozen=True)
 class GraphSearchConfig:
     models: tuple[ModelConfig, ...] = ()
     vector_store: BackendConfig = field(default_factory=lambda: BackendConfig("faiss", {"path": "var/dgs/faiss"}))
@@ -190,6 +210,11 @@ class GraphSearchConfig:
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     conversational: ConversationalConfig = field(default_factory=ConversationalConfig)
     langgraph: LangGraphConfig = field(default_factory=LangGraphConfig)
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    # How a hit's `matched` is found: "semantic" (query words, else the closest value by meaning),
+    # "lexical" (query words only, no embedding) or "off".
+    explain_matches: str = "semantic"
     api_url_prefix: str = "api/search/"
     relation_depth_default: int = 2
     max_related_items: int = 100
@@ -213,6 +238,8 @@ _SECTIONS = {
     "STREAMING": StreamingConfig,
     "CONVERSATIONAL": ConversationalConfig,
     "LANGGRAPH": LangGraphConfig,
+    "HYBRID": HybridConfig,
+    "CHUNKING": ChunkingConfig,
 }
 _CUSTOM = {"MODELS", "VECTOR_STORE", "EMBEDDINGS"}
 # Keys the older package accepted that dgs reads no more; ignored without a warning.
@@ -384,6 +411,30 @@ class _Parser:
                 kwargs[key] = tuple(value)
         return ModelConfig(label=label, **kwargs)
 
+    def search_quality(self, config: GraphSearchConfig) -> None:
+        """Values of HYBRID, CHUNKING and EXPLAIN_MATCHES that their types alone do not rule out."""
+        hybrid = config.hybrid
+        if hybrid.default_mode not in SEARCH_MODES:
+            self.error("002", f"GRAPH_SEARCH['HYBRID']['DEFAULT_MODE'] is {hybrid.default_mode!r}.",
+                       f"Use one of: {', '.join(SEARCH_MODES)}.")
+        weights = hybrid.weights
+        if not (set(weights) <= {"vector", "keyword"} and all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights.values())
+                and any(weights.get(leg, 1.0) > 0 for leg in ("vector", "keyword"))):
+            self.error("002", f"GRAPH_SEARCH['HYBRID']['WEIGHTS'] is {weights!r}.",
+                       "Map 'vector' and 'keyword' to numbers >= 0, not both 0, e.g. {'vector': 1.0, 'keyword': 0.5}.")
+        if hybrid.rrf_k < 1 or hybrid.candidates < 1:
+            self.error("002", "GRAPH_SEARCH['HYBRID']['RRF_K'] and ['CANDIDATES'] must be at least 1.")
+        chunking = config.chunking
+        if chunking.max_chunks < 1:
+            self.error("002", "GRAPH_SEARCH['CHUNKING']['MAX_CHUNKS'] must be at least 1.")
+        if chunking.max_tokens and chunking.overlap_tokens >= chunking.max_tokens:
+            self.error("002", f"GRAPH_SEARCH['CHUNKING']['OVERLAP_TOKENS'] ({chunking.overlap_tokens}) must be "
+                       f"smaller than MAX_TOKENS ({chunking.max_tokens}).", "Use about a tenth of MAX_TOKENS.")
+        if config.explain_matches not in EXPLAIN_MATCHES:
+            self.error("002", f"GRAPH_SEARCH['EXPLAIN_MATCHES'] is {config.explain_matches!r}.",
+                       f"Use one of: {', '.join(EXPLAIN_MATCHES)}.")
+
     def parse(self) -> GraphSearchConfig:
         raw = self.raw
         if not isinstance(raw, dict):
@@ -423,6 +474,7 @@ class _Parser:
                     if (cfg := self.backend(value, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]", DEFAULT_EMBEDDING_MODEL))
                 }
         config = GraphSearchConfig(**kwargs)
+        self.search_quality(config)
         if config.default_embedding not in config.embeddings and "EMBEDDINGS" in raw:
             self.error("004", f"GRAPH_SEARCH['DEFAULT_EMBEDDING'] is {config.default_embedding!r}, "
                        "which is not a profile in GRAPH_SEARCH['EMBEDDINGS'].",

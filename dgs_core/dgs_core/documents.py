@@ -34,7 +34,12 @@ class Document:
 
     def content_hash(self, embedder_id: str) -> str:
         """Changes when the text or the embedder changes, so unchanged documents are not re-embedded."""
-        digest = hashlib.sha256(embedder_id.encode())
-        digest.update(b"\0")
-        digest.update(self.text.encode())
-        return digest.hexdigest()[:32]
+        return text_key(embedder_id, self.text)
+
+
+def text_key(embedder_id: str, text: str) -> str:
+    """The key of ``text``'s vector by ``embedder_id`` in the embedding cache (and a document's version)."""
+    digest = hashlib.sha256(embedder_id.encode())
+    digest.update(b"\0")
+    digest.update(text.encode())
+    return digest.hexdigest()[:32]

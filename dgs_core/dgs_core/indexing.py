@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional
 
 from django.db import models
@@ -12,8 +13,18 @@ from django.db import models
 from dgs_core import components
 from dgs_core.base import StoredDocument, VectorStore, document_id
 from dgs_core.cache import get_embedding_cache
+from dgs_core.chunking import (
+    SPANS_KEY,
+    Chunker,
+    encode_spans,
+    entry_id,
+    object_id,
+    parse_stored_hash,
+    section_spans,
+    stored_hash,
+)
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.documents import Document
+from dgs_core.documents import Document, text_key
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
 from dgs_core.plugins import get_registry
 from dgs_core.traversal import TraversalPlan
@@ -29,14 +40,14 @@ class IndexStats:
     skipped: int = 0  # unchanged since the last run: not embedded again
     failed: int = 0
     pruned: int = 0  # vectors whose rows no longer exist
-    over_window: int = 0  # longer than the embedder reads (embedded from their beginning)
-    embedded: int = 0  # of the indexed: texts the embedder computed
-    cached: int = 0  # of the indexed: vectors taken from the embedding cache (dgs_core.cache)
+    chunked: int = 0  # extra entries stored for documents longer than the embedder's window
+    embedded: int = 0  # texts (documents or chunks) the embedder computed
+    cached: int = 0  # texts whose vectors came from the embedding cache (dgs_core.cache)
     failed_ids: list[str] = field(default_factory=list)
     last_error: str = ""
 
     def add(self, other: IndexStats) -> None:
-        for name in ("indexed", "skipped", "failed", "pruned", "over_window", "embedded", "cached"):
+        for name in ("indexed", "skipped", "failed", "pruned", "chunked", "embedded", "cached"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed_ids.extend(other.failed_ids)
         self.last_error = other.last_error or self.last_error
@@ -89,6 +100,22 @@ class Indexer:
         self.embedder = components.get_embedder()
         self.store = store or components.get_vector_store()
 
+    @cached_property
+    def chunker(self) -> Chunker:
+        return Chunker.for_embedder(self.embedder, self.config.chunking)
+
+    def document_hash(self, document: Document) -> str:
+        """The version of ``document``'s vectors: its text, the embedder and how it is chunked."""
+        signature = self.chunker.signature
+        return document.content_hash(f"{self.embedder.id}|{signature}" if signature else self.embedder.id)
+
+    def delete_documents(self, ids: Sequence[str]) -> None:
+        """Remove documents by id, with every chunk of theirs."""
+        if not ids:
+            return
+        chunks = {i: parse_stored_hash(h)[1] for i, h in self.store.content_hashes(list(ids)).items()}
+        self.store.delete([entry_id(i, n) for i in ids for n in range(max(1, chunks.get(i, 1)))])
+
     def index_documents(self, documents: Sequence[Document], force: bool = False) -> IndexStats:
         """Embed and store the documents whose text changed (all of them with ``force``)."""
         stats = IndexStats()
@@ -96,28 +123,25 @@ class Indexer:
             components.check_embedder(self.store, self.embedder, writing=True)
         empty = [d.id for d in documents if not d.text.strip()]
         if empty:  # nothing to search for: make sure no old vector lingers either
-            self.store.delete(empty)
+            self.delete_documents(empty)
             stats.skipped += len(empty)
         documents = [d for d in documents if d.text.strip()]
-        hashes = {d.id: d.content_hash(self.embedder.id) for d in documents}
+        if not documents:
+            return stats
+        hashes = {d.id: self.document_hash(d) for d in documents}
+        stored = {i: parse_stored_hash(h) for i, h in self.store.content_hashes(list(hashes)).items()}
         if not force:
-            stored = self.store.content_hashes([d.id for d in documents])
-            unchanged = {i for i, h in stored.items() if hashes.get(i) == h}
+            unchanged = {i for i, (digest, _) in stored.items() if hashes[i] == digest}
             stats.skipped += len(unchanged)
             documents = [d for d in documents if d.id not in unchanged]
         if not documents:
             return stats
-        window = self.embedder.max_input_tokens
-        if window:
-            for doc in documents:
-                tokens = self.embedder.count_tokens(doc.text)
-                if tokens and tokens > window:
-                    stats.over_window += 1
-                    log.info("%s has %d tokens; %s reads the first %d.", doc.id, tokens, self.embedder.id, window)
         try:
-            stats.embedded = self._embed_and_store(documents, hashes, use_cache=not force)
+            stats.embedded, entries = self._embed_and_store(documents, hashes, {i: n for i, (_, n) in stored.items()},
+                                                            use_cache=not force)
             stats.indexed = len(documents)
-            stats.cached = stats.indexed - stats.embedded
+            stats.cached = entries - stats.embedded
+            stats.chunked = entries - len(documents)
         except (EmbedderMismatchError, BackendUnavailable, ConfigurationError):
             # The embedder or store is down or misconfigured, not a bad row: retrying the documents one
             # by one would send one failing request per document.
@@ -133,22 +157,47 @@ class Indexer:
                 stats.add(self.index_documents([doc], force=True))
         return stats
 
-    def _embed_and_store(self, documents: Sequence[Document], hashes: dict[str, str], use_cache: bool) -> int:
-        """Store the documents, embedding only texts the embedding cache lacks; returns how many were embedded."""
+    def _entries(self, document: Document, content_hash: str) -> list[StoredDocument]:
+        """The store entries of one document: one per chunk, each with the spans of its sections."""
+        ranges, truncated = self.chunker.split(document.text)
+        if truncated:
+            log.warning("%s is longer than %d chunks of %d tokens; the rest is not indexed (CHUNKING['MAX_CHUNKS']).",
+                        document.id, self.chunker.max_chunks, self.chunker.max_tokens)
+        spans = section_spans(document.text, document.sections)
+        return [
+            StoredDocument(entry_id(document.id, n), document.model, document.pk, document.text[start:end], None,
+                           stored_hash(content_hash, len(ranges)) if n == 0 else content_hash,
+                           {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)})
+            for n, (start, end) in enumerate(ranges)
+        ]
+
+    def _embed_and_store(self, documents: Sequence[Document], hashes: dict[str, str], chunks_before: dict[str, int],
+                         use_cache: bool) -> tuple[int, int]:
+        """Store every chunk of the documents, embedding only texts the embedding cache lacks, and remove
+        chunks a document no longer has; returns ``(texts embedded, entries stored)``."""
+        entries = [e for d in documents for e in self._entries(d, hashes[d.id])]
+        keys = [text_key(self.embedder.id, e.text) for e in entries]
         cache = get_embedding_cache() if use_cache else None
-        vectors = cache.get_many([hashes[d.id] for d in documents]) if cache else {}
-        missing = [d for d in documents if hashes[d.id] not in vectors]
+        vectors = cache.get_many(list(dict.fromkeys(keys))) if cache else {}
+        missing = list(dict.fromkeys(k for k in keys if k not in vectors))
         if missing:
-            fresh = self.embedder.embed_documents([d.text for d in missing])
-            computed = {hashes[d.id]: fresh[i] for i, d in enumerate(missing)}
+            texts = {k: e.text for k, e in zip(keys, entries, strict=True)}
+            fresh = self.embedder.embed_documents([texts[k] for k in missing])
+            computed = {k: fresh[i] for i, k in enumerate(missing)}
             if cache:
                 cache.set_many(computed)
             vectors.update(computed)
-        self.store.upsert([
-            StoredDocument(d.id, d.model, d.pk, d.text, vectors[hashes[d.id]], hashes[d.id], d.metadata)
-            for d in documents
-        ])
-        return len(missing)
+        for key, entry in zip(keys, entries, strict=True):
+            entry.vector = vectors[key]
+        self.store.upsert(entries)
+        count_now = {d.id: 0 for d in documents}
+        for entry in entries:
+            count_now[object_id(entry.id)] += 1
+        leftovers = [entry_id(i, n) for i, before in chunks_before.items() if i in count_now
+                     for n in range(count_now[i], before)]
+        if leftovers:
+            self.store.delete(leftovers)
+        return len(missing), len(entries)
 
     def index_queryset(
         self,
@@ -173,14 +222,14 @@ class Indexer:
         """Delete vectors of rows that no longer exist; returns how many."""
         stored, rows = stored_and_existing(model_config, self.store)
         stale = [doc_id for pk, doc_id in stored.items() if pk not in rows]
-        if stale:
-            self.store.delete(stale)
+        self.delete_documents(stale)
         return len(stale)
 
 
 def stored_and_existing(model_config: ModelConfig, store: VectorStore) -> tuple[dict[str, str], set[str]]:
     """``({pk: document id} of the stored vectors, {pk} of the database rows)`` for one model."""
-    stored = {doc_id.split(":", 1)[1]: doc_id for doc_id in store.iter_ids([model_config.model_label])}
+    stored = {doc_id.split(":", 1)[1]: doc_id
+              for doc_id in map(object_id, store.iter_ids([model_config.model_label]))}
     rows = {str(pk) for pk in model_config.model._default_manager.values_list("pk", flat=True).iterator()}
     return stored, rows
 
@@ -203,7 +252,7 @@ def index(instance: models.Model) -> IndexStats:
 def delete(instance: models.Model) -> None:
     """Remove one instance from the index."""
     model_config = model_config_for(instance)
-    components.get_vector_store().delete([document_id(model_config.model_label, instance.pk)])
+    Indexer().delete_documents([document_id(model_config.model_label, instance.pk)])
 
 
 def reindex_queryset(queryset: models.QuerySet, *, batch_size: Optional[int] = None) -> IndexStats:

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 import dgs_core
-from dgs_core.conf import GraphSearchConfig
+from dgs_core.conf import SEARCH_MODES, GraphSearchConfig
 from dgs_core.filters import LOOKUPS
 from dgs_core.traversal import FieldPathError, resolve_path
 from dgs_core.views import MAX_OFFSET
@@ -98,6 +98,10 @@ def _search_parameters(config: GraphSearchConfig, labels: list[str]) -> list[dic
          "schema": {"type": "number", "minimum": 0, "maximum": 1}},
         {"name": "offset", "in": "query", "required": False, "description": "Skip this many hits.",
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
+        {"name": "mode", "in": "query", "required": False,
+         "description": f"vector, keyword or hybrid (both, fused by reciprocal rank); default "
+                        f"{config.hybrid.default_mode}.",
+         "schema": {"type": "string", "enum": list(SEARCH_MODES)}},
     ]
 
 
@@ -174,6 +178,7 @@ def _paths(request: HttpRequest, config: GraphSearchConfig) -> dict[str, Any]:
                              "limit": {"type": "integer", "minimum": 1},
                              "min_score": {"type": "number", "minimum": 0, "maximum": 1},
                              "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                             "mode": {"type": "string", "enum": list(SEARCH_MODES)},
                              "filters": {"type": "object", "description": "Lookups as in search's filters."}}}}}},
                      "responses": {"200": {"description": "Events.", "content": {
                          "application/x-ndjson": {"schema": {"type": "string"}},
@@ -189,19 +194,27 @@ def _paths(request: HttpRequest, config: GraphSearchConfig) -> dict[str, Any]:
 
 
 def _components() -> dict[str, Any]:
-    hit = {"type": "object", "required": ["model", "pk", "score", "text"], "additionalProperties": False,
+    hit = {"type": "object", "required": ["model", "pk", "score", "text", "matched"], "additionalProperties": False,
            "properties": {
                "model": {"type": "string", "description": "Lower-case app_label.model."},
                "pk": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
                "score": {"type": "number", "minimum": 0, "maximum": 1},
-               "text": {"type": "string", "description": "The indexed text."},
+               "text": {"type": "string", "description": "The indexed text of the best-matching chunk."},
+               "matched": {"type": "object", "nullable": True, "required": ["path", "snippet"],
+                           "additionalProperties": False,
+                           "description": "Why it matched: the field or relation path and the snippet.",
+                           "properties": {"path": {"type": "string", "nullable": True},
+                                          "snippet": {"type": "string"}}},
            }}
     hits = {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}
     total = {"type": "integer", "minimum": 0, "description": "Number of hits in this response."}
     return {"schemas": {
         "Hit": hit,
-        "SearchResults": {"type": "object", "required": ["query", "results", "total"], "additionalProperties": False,
-                          "properties": {"query": {"type": "string"}, "results": hits, "total": total,
+        "SearchResults": {"type": "object", "required": ["query", "mode", "results", "total"],
+                          "additionalProperties": False,
+                          "properties": {"query": {"type": "string"},
+                                         "mode": {"type": "string", "enum": list(SEARCH_MODES)},
+                                         "results": hits, "total": total,
                                          "min_score_applied": {"type": "number", "minimum": 0, "maximum": 1}}},
         "SimilarResults": {"type": "object", "required": ["model", "pk", "results", "total"],
                            "additionalProperties": False,

@@ -246,7 +246,7 @@ def _apply(rows: Sequence[IndexChange]) -> dict[str, str]:
             model_config = config.model_config(label)
             gone = [document_id(label, pk) for pk in by_action["delete"]]
             if model_config is None:  # no longer configured: its vectors must not linger
-                indexer.store.delete(ids)
+                indexer.delete_documents(ids)
                 continue
             wanted = by_action["index"]
             if wanted:
@@ -256,8 +256,7 @@ def _apply(rows: Sequence[IndexChange]) -> dict[str, str]:
                 error = stats.last_error or "indexing failed; see the dgs_core.indexing log"
                 failures.update({doc_id: error for doc_id in stats.failed_ids})
                 gone += [document_id(label, pk) for pk in wanted if pk not in present]
-            if gone:
-                indexer.store.delete(gone)
+            indexer.delete_documents(gone)
         except Exception as exc:
             log.warning("Applying %d index changes of %s failed: %s", len(ids), label, exc, exc_info=True)
             failures.update({doc_id: f"{type(exc).__name__}: {exc}" for doc_id in ids})
@@ -325,24 +324,23 @@ def drift(models: Optional[Sequence[str]] = None) -> dict[str, list[str]]:
     ``outdated``: rows whose vector is missing or was made from another text; ``stale``: vectors of
     rows that no longer exist. Builds every document (no embedding): for tests and audits.
     """
-    from dgs_core import components
-    from dgs_core.indexing import build_documents, get_plan
+    from dgs_core.chunking import object_id, parse_stored_hash
+    from dgs_core.indexing import Indexer, build_documents, get_plan
 
     config = get_config()
-    store = components.get_vector_store()
-    embedder = components.get_embedder()
+    indexer = Indexer(config)
     outdated, stale = [], []
     for model_config in config.models:
         if models and model_config.model_label not in {m.lower() for m in models}:
             continue
         plan = get_plan(model_config)
         expected = {
-            doc.id: doc.content_hash(embedder.id)
+            doc.id: indexer.document_hash(doc)
             for batch in plan.iter_batches(None, config.index_batch_size)
             for doc in build_documents(plan, batch, config)
             if doc.text.strip()
         }
-        stored = store.content_hashes(list(expected))
+        stored = {i: parse_stored_hash(h)[0] for i, h in indexer.store.content_hashes(list(expected)).items()}
         outdated += sorted(doc_id for doc_id, digest in expected.items() if stored.get(doc_id) != digest)
-        stale += sorted(set(store.iter_ids([model_config.model_label])) - set(expected))
+        stale += sorted({object_id(i) for i in indexer.store.iter_ids([model_config.model_label])} - set(expected))
     return {"outdated": outdated, "stale": stale}

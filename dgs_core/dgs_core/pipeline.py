@@ -1,16 +1,29 @@
-"""The search pipeline contract and core's default: plain vector search."""
+"""The search pipeline contract, the retrieval legs every pipeline uses, and core's default pipeline.
+
+A search ``mode`` chooses the legs: ``vector`` (nearest neighbours of the query embedding), ``keyword``
+(the store's lexical engine, :meth:`~dgs_core.base.VectorStore.keyword_search`) or ``hybrid`` (both,
+fused by reciprocal rank, :mod:`dgs_core.fusion`). Stores hold one entry per chunk of a long document
+(:mod:`dgs_core.chunking`); each leg collapses them to one hit per object, its best chunk.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
 import numpy as np
 
 from dgs_core.base import Embedder, VectorHit, VectorStore
+from dgs_core.chunking import collapse
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.filters import Condition
+from dgs_core.fusion import reciprocal_rank_fusion
 from dgs_core.streaming import emit
+
+MODES = ("vector", "keyword", "hybrid")
+#: A leg asks for at most this many times ``k`` entries while collapsing chunks into ``k`` objects.
+MAX_OVERFETCH = 64
 
 
 @dataclass
@@ -26,6 +39,7 @@ class SearchRequest:
     store: VectorStore
     vector: Optional[np.ndarray] = None
     filters: Optional[list[Condition]] = None
+    mode: str = "vector"  # one of MODES; a request with a ``vector`` is always searched by vector
 
 
 class SearchPipeline(Protocol):
@@ -33,22 +47,77 @@ class SearchPipeline(Protocol):
         """Hits for the request, best first, at most ``request.k``, none under ``min_score``."""
 
 
-def probe(request: SearchRequest, vector: np.ndarray, k: int) -> list[VectorHit]:
-    """The ``k`` nearest documents to ``vector`` under the request's models and filters, none under ``min_score``."""
-    if request.filters:
-        hits = request.store.search(vector, k, models=request.models, filters=request.filters)
+def _objects(fetch: Callable[[int], list[VectorHit]], k: int) -> list[VectorHit]:
+    """``k`` objects from a leg whose entries may be several chunks of one object: ask for more entries
+    until ``k`` distinct objects come back or the leg has no more."""
+    wanted = k
+    while True:
+        entries = fetch(wanted)
+        hits = collapse(entries)
+        if len(hits) >= k or len(entries) < wanted or wanted >= k * MAX_OVERFETCH:
+            return hits[:k]
+        wanted *= 4
+
+
+def probe(request: SearchRequest, vector: np.ndarray, k: int, *, apply_min_score: bool = True) -> list[VectorHit]:
+    """The ``k`` nearest objects to ``vector`` under the request's models and filters (none under
+    ``min_score`` unless ``apply_min_score`` is false)."""
+    store, models, filters = request.store, request.models, request.filters
+
+    def fetch(n: int) -> list[VectorHit]:
+        return store.search(vector, n, models=models, filters=filters) if filters else store.search(
+            vector, n, models=models)
+
+    hits = _objects(fetch, k)
+    if apply_min_score and request.min_score is not None:
+        hits = [h for h in hits if h.score >= request.min_score]
+    return hits
+
+
+def keyword_probe(request: SearchRequest, query: str, k: int) -> list[VectorHit]:
+    """The ``k`` best objects for ``query`` by the store's lexical engine, under the request's models and filters."""
+    store, models, filters = request.store, request.models, request.filters
+    return _objects(lambda n: store.keyword_search(query, n, models=models, filters=filters), k)
+
+
+def retrieve(request: SearchRequest, k: int, query: Optional[str] = None, vector: Optional[np.ndarray] = None,
+             announce: bool = True) -> list[VectorHit]:
+    """The ``k`` best objects for ``query`` (default: the request's) by the request's mode.
+
+    ``vector`` is the query's embedding when the caller has it; a request's own ``vector`` (similar
+    search) is always searched by vector. Fused scores are in [0, 1] and ``min_score`` applies to them.
+    Each leg emits ``vector_search_completed`` / ``keyword_search_completed`` unless ``announce`` is
+    false (a pipeline that runs several retrievals reports them itself).
+    """
+    def report(event: str, hits: list[VectorHit]) -> None:
+        if announce:
+            emit(event, {"candidates": len(hits)})
+
+    query = request.query if query is None else query
+    mode = "vector" if request.vector is not None else request.mode
+    if mode != "keyword" and vector is None:
+        vector = request.vector if request.vector is not None else request.embedder.embed_query(query)
+    if mode == "vector":
+        hits = probe(request, vector, k)
+        report("vector_search_completed", hits)
+        return hits
+    settings = request.config.hybrid
+    if mode == "keyword":
+        lists, weights = [keyword_probe(request, query, k)], [1.0]
     else:
-        hits = request.store.search(vector, k, models=request.models)
+        depth = max(k, settings.candidates)
+        lists = [probe(request, vector, depth, apply_min_score=False), keyword_probe(request, query, depth)]
+        weights = [settings.weights.get("vector", 1.0), settings.weights.get("keyword", 1.0)]
+        report("vector_search_completed", lists[0])
+    report("keyword_search_completed", lists[-1])
+    hits = reciprocal_rank_fusion(lists, k, weights=weights, rrf_k=settings.rrf_k)
     if request.min_score is not None:
         hits = [h for h in hits if h.score >= request.min_score]
     return hits
 
 
 class VectorSearchPipeline:
-    """Embed the query (unless a vector is given), probe the store, drop hits under ``min_score``."""
+    """Core's pipeline: retrieve by the request's mode (vector, keyword or hybrid), nothing else."""
 
     def search(self, request: SearchRequest) -> list[VectorHit]:
-        vector = request.vector if request.vector is not None else request.embedder.embed_query(request.query)
-        hits = probe(request, vector, request.k)
-        emit("vector_search_completed", {"candidates": len(hits)})
-        return hits
+        return retrieve(request, request.k)

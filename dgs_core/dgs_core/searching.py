@@ -6,12 +6,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Union
 
+import numpy as np
+from asgiref.sync import sync_to_async
 from django.db import models
 
 from dgs_core import components
 from dgs_core.base import VectorHit, document_id
-from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, GraphSearchError, InvalidParameterError, UnknownModelError
+from dgs_core.explain import Match, explain
 from dgs_core.filters import Condition, parse_filters
 from dgs_core.indexing import build_documents, get_plan, model_config_for
 from dgs_core.pipeline import SearchRequest
@@ -26,7 +29,7 @@ _NOT_LOADED = object()
 class SearchHit:
     """One result. ``object`` loads the model instance lazily, one query per model for a whole result list."""
 
-    __slots__ = ("model", "pk", "score", "text", "id", "metadata", "_object", "_results")
+    __slots__ = ("model", "pk", "score", "text", "id", "metadata", "_object", "_results", "_matched")
 
     def __init__(self, hit: VectorHit, pk: Any, results: SearchResults) -> None:
         self.id = hit.id
@@ -36,7 +39,19 @@ class SearchHit:
         self.text = hit.text
         self.metadata = hit.metadata
         self._object = _NOT_LOADED
+        self._matched = _NOT_LOADED
         self._results = results
+
+    @property
+    def matched(self) -> Optional[Match]:
+        """Why this hit matched: ``.path`` (e.g. ``album__artist__name``) and ``.snippet`` of its best chunk.
+
+        Computed for the whole result list on first access (see :mod:`dgs_core.explain`); ``None`` when
+        ``EXPLAIN_MATCHES`` is "off".
+        """
+        if self._matched is _NOT_LOADED:
+            self._results.explain()
+        return self._matched
 
     @property
     def object(self) -> Optional[models.Model]:
@@ -46,7 +61,9 @@ class SearchHit:
         return self._object
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "pk": self.pk, "score": round(self.score, 6), "text": self.text}
+        matched = self.matched
+        return {"model": self.model, "pk": self.pk, "score": round(self.score, 6), "text": self.text,
+                "matched": matched.as_dict() if matched else None}
 
     def __repr__(self) -> str:
         return f"<SearchHit {self.model}:{self.pk} score={self.score:.3f}>"
@@ -55,10 +72,42 @@ class SearchHit:
 class SearchResults(list):
     """A list of :class:`SearchHit` that loads their objects with one query per model."""
 
-    def __init__(self, config: GraphSearchConfig, query: str = "") -> None:
+    def __init__(self, config: GraphSearchConfig, query: str = "", mode: str = "vector",
+                 query_vector: Optional[np.ndarray] = None) -> None:
         super().__init__()
         self.config = config
         self.query = query
+        self.mode = mode  # the mode the hits were found by
+        self._query_vector = query_vector  # a similar-search's stored vector, to explain its hits by
+
+    def explain(self) -> None:
+        """Set ``matched`` of every hit at once (one batch of value embeddings at most)."""
+        hits = [h for h in self if h._matched is _NOT_LOADED]
+        if not hits:
+            return
+        embedder = None
+        if self.config.explain_matches == "semantic":
+            embedder = components.get_search_embedder(components.get_vector_store())
+        try:
+            found = explain(hits, self.query, self.config.explain_matches, embedder, self._query_vector)
+        except Exception as exc:  # an explanation is a courtesy: never fail the search over it
+            log.warning("Explaining %d hits failed: %s", len(hits), exc)
+            found = explain(hits, self.query, "lexical")
+        for hit, match in zip(hits, found, strict=True):
+            hit._matched = match
+
+    def as_body(self, min_score: Optional[float] = None) -> dict[str, Any]:
+        """The JSON body of ``GET /api/search/`` for these results (the streamed ``results`` event too)."""
+        body: dict[str, Any] = {"query": self.query, "mode": self.mode, "results": [hit.as_dict() for hit in self],
+                                "total": len(self)}
+        if min_score is not None:
+            body["min_score_applied"] = min_score
+        return body
+
+    def load_objects(self) -> None:
+        """Load every hit's ``object`` now: one query per model."""
+        for label in dict.fromkeys(h.model for h in self):
+            self.hydrate(label)
 
     def hydrate(self, model_label: str) -> None:
         hits = [h for h in self if h.model == model_label and h._object is _NOT_LOADED]
@@ -136,6 +185,21 @@ class Searcher:
             )
         return conditions, [m.model_label for m in searchable]
 
+    def _mode(self, mode: Any) -> str:
+        """``mode``, else ``HYBRID["DEFAULT_MODE"]`` (vector when the store has no keyword search)."""
+        if mode is None or mode == "":
+            default = self.config.hybrid.default_mode
+            if default != "vector" and "keyword" not in components.get_vector_store().capabilities:
+                return "vector"
+            return default
+        if mode not in SEARCH_MODES:
+            raise InvalidParameterError("mode", f"'mode' must be one of {', '.join(SEARCH_MODES)}; got {mode!r}.")
+        if mode != "vector" and "keyword" not in components.get_vector_store().capabilities:
+            store = type(components.get_vector_store()).__name__
+            raise InvalidParameterError("mode", f"The vector store {store} has no keyword search, so mode={mode!r} "
+                                                "cannot run; use mode='vector' or a store with keyword search.")
+        return mode
+
     def _query(self, query: Any) -> str:
         if not isinstance(query, str) or not query.strip():
             raise InvalidParameterError("q", "'q' is required: give the text to search for.")
@@ -159,8 +223,9 @@ class Searcher:
             # Engines raise their own error types (connection refused, timeouts, missing files).
             raise BackendUnavailable(f"The search backend failed: {type(exc).__name__}: {exc}") from exc
 
-    def _results(self, hits: list[VectorHit], query: str) -> SearchResults:
-        results = SearchResults(self.config, query)
+    def _results(self, hits: list[VectorHit], query: str, mode: str = "vector",
+                 query_vector: Optional[np.ndarray] = None) -> SearchResults:
+        results = SearchResults(self.config, query, mode, query_vector)
         for hit in hits:
             pk_field = model_config_for(hit.model, self.config).model._meta.pk
             try:
@@ -179,12 +244,16 @@ class Searcher:
         offset: int = 0,
         filters: Optional[Mapping[str, Any]] = None,
         request: Any = None,
+        mode: Optional[str] = None,
     ) -> SearchResults:
         """Hits for ``query``, best first; ``filters`` use Django-style lookups on declared ``filter_fields``.
 
-        With ``request``, each model's ``search_queryset`` hook hides the rows that request may not see.
+        ``mode`` is "vector", "keyword" or "hybrid" (both, fused by reciprocal rank); the default is
+        ``HYBRID["DEFAULT_MODE"]``. With ``request``, each model's ``search_queryset`` hook hides the rows
+        that request may not see. Each hit's ``matched`` says which path matched, with a snippet.
         """
         query = self._query(query)
+        mode = self._mode(mode)
         labels = self.resolve_models(models)
         limit = self._limit(limit)
         offset = _positive_int("offset", offset, minimum=0)
@@ -194,9 +263,9 @@ class Searcher:
             conditions, labels = self._filters(filters, labels)
             if not labels:  # no searched model declares all the filtered fields together
                 return SearchResults(self.config, query)
-        base = {"query": query, "models": labels, "min_score": min_score, "filters": conditions}
+        base = {"query": query, "models": labels, "min_score": min_score, "filters": conditions, "mode": mode}
         hits = visible_hits(lambda k: self._run({**base, "k": k}), offset + limit, request, self.config)
-        return self._results(hits[offset : offset + limit], query)
+        return self._results(hits[offset : offset + limit], query, mode)
 
     def similar(
         self,
@@ -230,7 +299,7 @@ class Searcher:
                 raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
         base = {"query": query, "models": labels, "min_score": None, "vector": vector}
         hits = visible_hits(lambda k: self._run({**base, "k": k}), limit, request, self.config, exclude_id=own_id)
-        return self._results(hits, query)
+        return self._results(hits, "", "vector", vector)
 
 
 def search(
@@ -241,12 +310,49 @@ def search(
     offset: int = 0,
     filters: Optional[Mapping[str, Any]] = None,
     request: Any = None,
+    mode: Optional[str] = None,
 ) -> SearchResults:
     """Search the configured models for ``query``; see :meth:`Searcher.search`."""
     return Searcher().search(query, models=models, limit=limit, min_score=min_score, offset=offset, filters=filters,
-                             request=request)
+                             request=request, mode=mode)
 
 
 def get_similar(instance: models.Model, limit: Optional[int] = None, models=None, request: Any = None) -> SearchResults:
     """Objects most like ``instance``; see :meth:`Searcher.similar`."""
     return Searcher().similar(instance, limit=limit, models=models, request=request)
+
+
+def _complete(results: SearchResults) -> SearchResults:
+    """Everything a hit may load lazily, loaded now (async code cannot touch the database later)."""
+    results.explain()
+    results.load_objects()
+    return results
+
+
+async def asearch(
+    query: str,
+    models: Union[None, str, Sequence[str]] = None,
+    limit: Optional[int] = None,
+    min_score: Optional[float] = None,
+    offset: int = 0,
+    filters: Optional[Mapping[str, Any]] = None,
+    request: Any = None,
+    mode: Optional[str] = None,
+) -> SearchResults:
+    """:func:`search` for async code: embedding, store and database calls run in a worker thread (Django's
+    ``sync_to_async``, one thread per request under ASGI), so the event loop keeps serving while a search
+    runs. ``matched`` and ``object`` of every hit are loaded there too."""
+    def run() -> SearchResults:
+        return _complete(search(query, models=models, limit=limit, min_score=min_score, offset=offset,
+                                filters=filters, request=request, mode=mode))
+
+    return await sync_to_async(run)()
+
+
+async def aget_similar(instance: models.Model, limit: Optional[int] = None, models=None,
+                       request: Any = None) -> SearchResults:
+    """:func:`get_similar` for async code (see :func:`asearch`)."""
+    def run() -> SearchResults:
+        return _complete(get_similar(instance, limit=limit, models=models, request=request))
+
+    return await sync_to_async(run)()

@@ -4,12 +4,13 @@ Every search step reports what it did with :func:`emit`; the event goes to the :
 subscribers (structured logging by default: logger ``dgs_core.events`` at DEBUG) and, inside a stream,
 to the client. A stream sends, in order::
 
-    query_received           {"query", "models", "limit", "offset", "min_score"}
+    query_received           {"query", "models", "limit", "offset", "min_score", "mode"}
     expanded                 {"queries": [...]}                 (langgraph pipeline, QUERY_EXPANSION on)
-    vector_search_completed  {"candidates": n, ...}             (once per store probe)
+    vector_search_completed  {"candidates": n, ...}             (vector and hybrid modes)
+    keyword_search_completed {"candidates": n}                  (keyword and hybrid modes)
     reranked                 {"reranker": name, "candidates": n} (langgraph pipeline, RERANKING on)
     completed                {"total": n, "took_ms": ...}
-    results                  the body of GET /api/search/: {"query", "results", "total"}
+    results                  the body of GET /api/search/: {"query", "mode", "results", "total"}
     end                      {}
 
 ``STREAMING["INCLUDE_INTERNAL_EVENTS"]: False`` keeps the pipeline's own steps (:data:`INTERNAL_EVENTS`)
@@ -43,7 +44,8 @@ event_log = logging.getLogger("dgs_core.events")
 
 
 #: Events of the pipeline's steps, left out of streams while ``INCLUDE_INTERNAL_EVENTS`` is false.
-INTERNAL_EVENTS = frozenset({"expanded", "vector_search_completed", "reranked", "fallback"})
+INTERNAL_EVENTS = frozenset({"expanded", "vector_search_completed", "keyword_search_completed", "reranked",
+                             "fallback"})
 
 
 class StreamCancelled(GraphSearchError):
@@ -187,7 +189,7 @@ class SearchStream:
     @classmethod
     def prepare(cls, searcher: Any, query: Any, models: Any = None, limit: Any = None, min_score: Any = None,
                 offset: Any = 0, filters: Optional[Mapping[str, Any]] = None, request: Any = None,
-                stream_format: Optional[StreamFormat] = None) -> SearchStream:
+                stream_format: Optional[StreamFormat] = None, mode: Any = None) -> SearchStream:
         """Validate like :meth:`Searcher.search` (raising its errors now, before anything is sent)."""
         from dgs_core.searching import _positive_int
 
@@ -199,7 +201,7 @@ class SearchStream:
         if filters:
             searcher._filters(filters, labels)
         kwargs = {"query": query, "models": labels, "limit": limit, "min_score": min_score, "offset": offset,
-                  "filters": filters or None, "request": request}
+                  "filters": filters or None, "request": request, "mode": searcher._mode(mode)}
         timeout = max(5.0, float(searcher.config.langgraph.timeout_seconds)) + 5.0
         return cls(searcher, kwargs, stream_format or get_stream_format(), join_timeout=timeout,
                    include_internal=searcher.config.streaming.include_internal_events)
@@ -210,11 +212,7 @@ class SearchStream:
         try:
             results = self.searcher.search(**kwargs)
             emit("completed", {"total": len(results), "took_ms": round((time.perf_counter() - started) * 1000, 1)})
-            body: dict[str, Any] = {"query": results.query, "results": [hit.as_dict() for hit in results],
-                                    "total": len(results)}
-            if kwargs["min_score"] is not None:
-                body["min_score_applied"] = kwargs["min_score"]
-            emit("results", body)
+            emit("results", results.as_body(kwargs["min_score"]))
         except StreamCancelled:
             return
         except InvalidParameterError as exc:
@@ -233,7 +231,7 @@ class SearchStream:
     def __iter__(self) -> Iterator[bytes]:
         kwargs = self.search_kwargs
         self.sink.put("query_received", {key: kwargs[key] for key in ("query", "models", "limit", "offset",
-                                                                       "min_score")})
+                                                                       "min_score", "mode")})
         self.thread.start()
         try:
             while True:

@@ -12,6 +12,7 @@ import logging
 import re
 from typing import Any, Optional
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
@@ -35,7 +36,7 @@ from dgs_core.visibility import visible_queryset
 log = logging.getLogger("dgs_core.api")
 
 #: Query parameters of search; every other parameter is a filter (``?genre__name=Rock``).
-SEARCH_PARAMETERS = ("q", "models", "limit", "min_score", "offset")
+SEARCH_PARAMETERS = ("q", "models", "limit", "min_score", "offset", "mode")
 #: Deepest ``offset`` accepted: the store is asked for ``offset + limit`` candidates.
 MAX_OFFSET = 10_000
 MODEL_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
@@ -112,43 +113,65 @@ class ApiView(View):
         # Token and basic authentication carry no CSRF token; the policy checks CSRF for session users.
         return csrf_exempt(super().as_view(**initkwargs))
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        method = request.method.lower()
-        handler = getattr(self, method, None) if method in self.http_method_names else None
+    def guard(self, request: HttpRequest) -> Optional[HttpResponse]:
+        """The policy's refusal (authentication, throttling) or a 405, else ``None``."""
         try:
-            try:
-                policy = get_policy()
-            except ValueError:
-                log.exception("GRAPH_SEARCH['API'] is misconfigured; run `manage.py check`.")
-                return error(503, "The search API is misconfigured; the server log says how to fix it.")
-            policy.enforce(request, self)
-            if handler is None:
-                allowed = ", ".join(self._allowed_methods())
-                return error(405, f"Method {request.method} is not allowed here; use {allowed}.", {"Allow": allowed})
-            return handler(request, *args, **kwargs)
-        except ApiDenied as exc:
+            policy = get_policy()
+        except ValueError:
+            log.exception("GRAPH_SEARCH['API'] is misconfigured; run `manage.py check`.")
+            return error(503, "The search API is misconfigured; the server log says how to fix it.")
+        policy.enforce(request, self)
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            allowed = ", ".join(self._allowed_methods())
+            return error(405, f"Method {request.method} is not allowed here; use {allowed}.", {"Allow": allowed})
+        return None
+
+    def failure(self, request: HttpRequest, exc: Exception) -> HttpResponse:
+        """The JSON error answering ``exc``: 4xx for the caller's mistakes, 503 for everything else."""
+        if isinstance(exc, ApiDenied):
             return error(exc.status, exc.message, exc.headers)
-        except (InvalidParameterError, UnknownModelError, BadRequest) as exc:
+        if isinstance(exc, (InvalidParameterError, UnknownModelError, BadRequest)):
             return error(400, str(exc))
-        except (BackendUnavailable, EmbedderMismatchError, ConfigurationError, DatabaseError) as exc:
+        if isinstance(exc, (BackendUnavailable, EmbedderMismatchError, ConfigurationError, DatabaseError)):
             log.error("Search API request failed: %s: %s", type(exc).__name__, exc)
             return error(503, f"Search is unavailable right now: {exc}" if isinstance(exc, BackendUnavailable)
                          else "Search is unavailable right now; the server log has the details.")
-        except Exception:
-            log.exception("Unexpected error in the search API (%s %s)", request.method, request.path)
-            return error(503, "Search failed unexpectedly; the error has been logged.")
+        log.error("Unexpected error in the search API (%s %s)", request.method, request.path, exc_info=exc)
+        return error(503, "Search failed unexpectedly; the error has been logged.")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return self.guard(request) or getattr(self, request.method.lower())(request, *args, **kwargs)
+        except Exception as exc:
+            return self.failure(request, exc)
 
     @staticmethod
     def config() -> GraphSearchConfig:
         return get_config()
 
 
-class SearchView(ApiView):
-    """``GET ?q=&models=&limit=&min_score=&offset=`` plus filters."""
+class AsyncApiView(ApiView):
+    """An :class:`ApiView` whose handlers are coroutines: under ASGI the event loop keeps serving other
+    requests while this one waits for the policy (a throttle's cache), the embedder, the store and the
+    database, which run in a worker thread."""
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return (await sync_to_async(self.guard)(request)
+                    or await getattr(self, request.method.lower())(request, *args, **kwargs))
+        except Exception as exc:
+            return self.failure(request, exc)
+
+
+class SearchView(AsyncApiView):
+    """``GET ?q=&models=&limit=&min_score=&offset=&mode=`` plus filters."""
 
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest) -> JsonResponse:
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return await sync_to_async(self.search)(request)
+
+    def search(self, request: HttpRequest) -> JsonResponse:
         params = request.GET
         filters = {
             key: values[0] if len(values) == 1 else values
@@ -168,23 +191,20 @@ class SearchView(ApiView):
             offset=offset,
             filters=filters or None,
             request=request,
+            mode=params.get("mode"),
         )
-        payload: dict[str, Any] = {
-            "query": results.query,
-            "results": [hit.as_dict() for hit in results],
-            "total": len(results),
-        }
-        if min_score is not None:
-            payload["min_score_applied"] = min_score
-        return JsonResponse(payload)
+        return JsonResponse(results.as_body(min_score))
 
 
-class SimilarView(ApiView):
+class SimilarView(AsyncApiView):
     """``GET similar/<app_label.Model>/<pk>/?limit=``: 404 alike for unconfigured models, unknown and hidden rows."""
 
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest, model: str, pk: str) -> JsonResponse:
+    async def get(self, request: HttpRequest, model: str, pk: str) -> JsonResponse:
+        return await sync_to_async(self.similar)(request, model, pk)
+
+    def similar(self, request: HttpRequest, model: str, pk: str) -> JsonResponse:
         config = self.config()
         limit = integer_param(request.GET, "limit")
         model_config = config.model_config(model)
@@ -252,7 +272,7 @@ class StreamView(ApiView):
         return self.stream(request, request.GET.get("q"), request.GET, filters)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        """JSON ``{"q", "models", "limit", "min_score", "offset", "filters": {...}}`` (``query`` works for ``q``)."""
+        """JSON ``{"q", "models", "limit", "min_score", "offset", "mode", "filters": {...}}`` (``query`` = ``q``)."""
         if not self.config().streaming.enabled:
             return error(404, "Streaming search is off (GRAPH_SEARCH['STREAMING']['ENABLED']).")
         payload = json_body(request)
@@ -269,7 +289,7 @@ class StreamView(ApiView):
         stream = SearchStream.prepare(
             Searcher(self.config()), query, models=models_param(params.get("models")),
             limit=integer_param(params, "limit"), min_score=Searcher._min_score(params.get("min_score")),
-            offset=offset, filters=filters or None, request=request,
+            offset=offset, filters=filters or None, request=request, mode=params.get("mode"),
         )
         response = StreamingHttpResponse(stream, content_type=stream.format.content_type)
         response["Cache-Control"] = "no-cache"

@@ -20,7 +20,7 @@ def test_schema_lists_every_endpoint_parameter_and_error(client):
     assert set(paths) == {"/api/search/", "/api/search/similar/{model}/{pk}/", "/api/search/conversation/",
                           "/api/search/stream/", "/api/search/schema/"}
     search = paths["/api/search/"]["get"]
-    assert {p["name"] for p in search["parameters"]} == {"q", "models", "limit", "min_score", "offset"}
+    assert {p["name"] for p in search["parameters"]} == {"q", "models", "limit", "min_score", "offset", "mode"}
     q = next(p for p in search["parameters"] if p["name"] == "q")
     assert q["required"] and q["schema"]["maxLength"] == 1024
     assert set(search["responses"]) == {"200", "400", "401", "403", "429", "503"}

@@ -25,12 +25,27 @@ def test_search_answers_the_contract_shape(client, catalogue):
     response = client.get(SEARCH, {"q": "rugged outdoor gear", "models": "shop.Product", "limit": 5})
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"query", "results", "total"}
+    assert set(body) == {"query", "mode", "results", "total"}
     assert body["query"] == "rugged outdoor gear" and body["total"] == len(body["results"]) == 2
+    assert body["mode"] == "hybrid"  # the default with a store that has keyword search
     first = body["results"][0]
-    assert set(first) == {"model", "pk", "score", "text"}
+    assert set(first) == {"model", "pk", "score", "text", "matched"}
+    # The brand's description and the category's name both hold every query word; the earlier one explains.
+    assert first["matched"]["path"] == "brand__description" and "Rugged outdoor gear" in first["matched"]["snippet"]
     assert first["model"] == "shop.product" and first["pk"] == catalogue["phone"].pk
     assert "Rugged outdoor gear" in first["text"] and 0 <= first["score"] <= 1
+
+
+@pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
+def test_mode_chooses_the_legs(client, catalogue, mode):
+    body = client.get(SEARCH, {"q": "rugged outdoor gear", "mode": mode}).json()
+    assert body["mode"] == mode and body["results"]
+    assert body["results"][0]["pk"] == catalogue["phone"].pk
+
+
+def test_an_unknown_mode_is_a_400_naming_it(client, catalogue):
+    response = client.get(SEARCH, {"q": "phone", "mode": "fuzzy"})
+    assert response.status_code == 400 and "'mode'" in response.json()["error"]
 
 
 def test_min_score_is_applied_and_echoed(client, catalogue):

@@ -13,7 +13,9 @@ from tests.rest_support import graph_search, index_everything
 
 pytestmark = pytest.mark.django_db
 STREAM = "/api/search/stream/"
-PLAIN_EVENTS = ["query_received", "vector_search_completed", "completed", "results", "end"]
+# The test store has keyword search, so searches are hybrid by default: one event per leg.
+PLAIN_EVENTS = ["query_received", "vector_search_completed", "keyword_search_completed", "completed", "results",
+                "end"]
 
 
 @pytest.fixture
@@ -57,10 +59,10 @@ def test_ndjson_over_get_sends_each_step_then_the_results(client, catalogue):
     received = ndjson_events(response)
     assert [e["event"] for e in received] == PLAIN_EVENTS
     assert received[0]["data"] == {"query": "rugged phone", "models": ["shop.product", "shop.review"], "limit": 5,
-                                   "offset": 0, "min_score": 0.01}
+                                   "offset": 0, "min_score": 0.01, "mode": "hybrid"}
     search = client.get("/api/search/", {"q": "rugged phone", "limit": 5, "min_score": 0.01}).json()
-    assert received[3]["data"] == search
-    assert received[1]["data"]["candidates"] == received[2]["data"]["total"] == search["total"]
+    assert received[4]["data"] == search
+    assert received[3]["data"]["total"] == search["total"] and received[1]["data"]["candidates"] >= search["total"]
 
 
 def test_sse_over_post_takes_a_json_body(client, catalogue):
@@ -74,7 +76,7 @@ def test_sse_over_post_takes_a_json_body(client, catalogue):
                                                "in_stock": "1"}).json()
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
     assert [e["event"] for e in received] == PLAIN_EVENTS
-    assert received[3]["data"] == expected and expected["total"] > 0
+    assert received[4]["data"] == expected and expected["total"] > 0
 
 
 @pytest.mark.parametrize("method, params, message", [
@@ -123,8 +125,9 @@ def test_the_hub_sees_every_search_and_logs_structured_records(client, catalogue
             ndjson_events(client.get(STREAM, {"q": "phone"}))
     finally:
         unsubscribe()
-    plain, streamed = events[0], events[1:]
-    assert plain.name == "vector_search_completed" and plain.stream_id is None
+    plain, streamed = events[:2], events[2:]
+    assert [e.name for e in plain] == ["vector_search_completed", "keyword_search_completed"]
+    assert {e.stream_id for e in plain} == {None}
     assert [e.name for e in streamed] == PLAIN_EVENTS and len({e.stream_id for e in streamed}) == 1
     records = [r for r in caplog.records if r.name == "dgs_core.events"]
     assert [r.dgs_event for r in records] == [e.name for e in events]

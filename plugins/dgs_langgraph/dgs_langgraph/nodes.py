@@ -5,9 +5,10 @@
 * **analyze_query** normalises the query, cuts what the LLM sees to ``MAX_QUERY_LENGTH`` characters and
   decides which optional steps run (expansion needs query text; a similar-search has only a vector).
 * **expand_query** asks the LLM backend for up to ``MAX_EXPANDED_QUERIES`` variants.
-* **vector_search** probes the store once per query; several result lists are fused by reciprocal rank
-  (RRF, k=60). A fused hit's score is its RRF score divided by the best possible one, so scores stay in
-  [0, 1] and follow the order. ``min_score`` filters each list by similarity before fusion.
+* **vector_search** retrieves once per query by the search's mode (vector, keyword or hybrid;
+  :func:`dgs_core.pipeline.retrieve`); several result lists are fused by reciprocal rank (RRF, k=60,
+  :mod:`dgs_core.fusion`), so scores stay in [0, 1] and follow the order. ``min_score`` filters each list
+  before fusion.
 * **rerank** hands the best ``RERANK_TOP_K`` candidates to the ``LANGGRAPH["RERANKER"]`` reranker; hits it
   did not rank keep their order behind the ranked ones. Ids the reranker did not receive are ignored.
 * **postprocess** trims to the number of hits asked for.
@@ -30,14 +31,14 @@ from dgs_core import components
 from dgs_core.base import Reranker, VectorHit
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.exceptions import BackendUnavailable
+from dgs_core.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
 from dgs_core.llm import get_llm
-from dgs_core.pipeline import SearchRequest, probe
+from dgs_core.pipeline import SearchRequest, retrieve
 from dgs_core.streaming import StreamCancelled, cancel_event, emit
 
 log = logging.getLogger("dgs_langgraph")
 
 END = "__end__"  # langgraph.graph.END, without importing langgraph
-RRF_K = 60
 #: How often a step waiting for the LLM checks whether its stream's client went away (seconds).
 CANCEL_POLL = 0.1
 
@@ -93,19 +94,6 @@ def call_with_timeout(fn: Callable[[], Any], seconds: float, what: str) -> Any:
         error = outcome["error"]
         raise StepFailed(f"{what}: {type(error).__name__}: {error}") from error
     return outcome["value"]
-
-
-def fuse(lists: list[list[VectorHit]], k: int) -> list[VectorHit]:
-    """Reciprocal rank fusion of ranked lists; scores scaled so a hit first in every list scores 1."""
-    totals: dict[str, float] = {}
-    hits: dict[str, VectorHit] = {}
-    for ranked in lists:
-        for rank, hit in enumerate(ranked):
-            totals[hit.id] = totals.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            hits.setdefault(hit.id, hit)
-    best = len(lists) / (RRF_K + 1)
-    order = sorted(hits, key=lambda doc_id: -totals[doc_id])  # stable: ties keep first-seen order
-    return [dataclasses.replace(hits[doc_id], score=totals[doc_id] / best) for doc_id in order[:k]]
 
 
 def _non_increasing(hits: list[VectorHit]) -> list[VectorHit]:
@@ -195,11 +183,9 @@ class Nodes:
     def vector_search(self, state: PipelineState) -> dict[str, Any]:
         request = state["request"]
         k = max(request.k, self.settings.rerank_top_k) if state["rerank"] else request.k
-        if request.vector is not None:
-            lists = [probe(request, request.vector, k)]
-        else:
-            lists = [probe(request, request.embedder.embed_query(q), k) for q in state["queries"]]
-        candidates = lists[0] if len(lists) == 1 else fuse(lists, k)
+        queries = [request.query] if request.vector is not None else state["queries"]
+        lists = [retrieve(request, k, query=q, announce=False) for q in queries]
+        candidates = lists[0] if len(lists) == 1 else reciprocal_rank_fusion(lists, k, rrf_k=DEFAULT_RRF_K)
         emit("vector_search_completed", {"candidates": len(candidates), "queries": len(lists)})
         return {"candidates": candidates, "original_hits": lists[0]}
 

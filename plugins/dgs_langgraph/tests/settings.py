@@ -20,4 +20,7 @@ GRAPH_SEARCH = {
     "AUTO_INDEX": False,
     "LANGGRAPH": {"ENABLED": True},
     "STREAMING": {"ENABLED": True},
+    # The oracles of these tests rank by vector; the pipeline's steps do not depend on the mode (a test
+    # of hybrid mode through the pipeline sets it explicitly).
+    "HYBRID": {"DEFAULT_MODE": "vector"},
 }

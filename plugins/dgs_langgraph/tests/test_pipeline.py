@@ -125,3 +125,13 @@ def test_similar_search_skips_the_pipeline_unless_use_for_similar(catalogue, run
     assert f"catalog.track:{track.pk}" not in hits
     # Reversed: the least similar of the (at most 20) candidates come first now.
     assert hits[0] not in expected and len(hits) == 5
+
+
+def test_each_query_is_retrieved_by_the_search_mode(catalogue, runner, events):
+    """In hybrid mode every query (original and expansions) runs both legs before the queries are fused."""
+    with override_settings(GRAPH_SEARCH=graph_search(RERANKING=False, MAX_EXPANDED_QUERIES=3)):
+        hits = dgs_core.search("show me tracks by Iron Maiden", limit=5, mode="hybrid")
+        keyword = dgs_core.search("Aces High", limit=3, mode="keyword")
+    assert hits and all(0 <= hit.score <= 1 for hit in hits)
+    assert keyword[0].object.name == "Aces High"
+    assert not [e for e in events if e.name == "keyword_search_completed"]  # the pipeline reports its own step

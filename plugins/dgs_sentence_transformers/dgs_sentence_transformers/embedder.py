@@ -213,6 +213,18 @@ class SentenceTransformerEmbedder(Embedder):
             encoded = tokenizer(prefix + text, add_special_tokens=True, truncation=False, verbose=False)
         return len(encoded["input_ids"])
 
+    def token_offsets(self, text: str) -> Optional[list[tuple[int, int]]]:
+        """Character spans of ``text``'s tokens (no prompt or special tokens), from a fast tokenizer's offset
+        mapping; ``None`` with a slow tokenizer, which has none (core then splits on words)."""
+        loaded = self._model()
+        tokenizer = getattr(loaded.model, "tokenizer", None)
+        if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+            return None
+        with loaded.lock:
+            encoded = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False,
+                                return_offsets_mapping=True)
+        return [(int(start), int(end)) for start, end in encoded["offset_mapping"] if end > start]
+
     @classmethod
     def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
         """Problems with ``MODEL_NAME`` and ``OPTIONS``, found without loading the model."""

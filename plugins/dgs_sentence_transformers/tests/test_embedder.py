@@ -95,6 +95,23 @@ def test_count_tokens_reports_texts_longer_than_the_window(model_path):
     assert prompted.count_tokens(TEXT) > embedder.count_tokens(TEXT)
 
 
+@pytest.mark.slow
+def test_long_documents_are_chunked_on_the_models_own_tokens(model_path):
+    from dgs_core.chunking import Chunker
+    from dgs_core.conf import ChunkingConfig
+
+    embedder = SentenceTransformerEmbedder(model_name=model_path)
+    text = "Graph-aware semantic search finds tracks by their album's artist. " * 60
+    offsets = embedder.token_offsets(text)
+    assert len(offsets) == embedder.count_tokens(text) - 2  # [CLS] and [SEP] are the model's own
+    assert text[offsets[0][0]:offsets[0][1]].lower() == "graph"
+    chunker = Chunker.for_embedder(embedder, ChunkingConfig())
+    assert chunker.max_tokens == embedder.max_input_tokens - 2
+    ranges, truncated = chunker.split(text)
+    assert len(ranges) > 1 and not truncated
+    assert all(embedder.count_tokens(text[start:end]) <= embedder.max_input_tokens for start, end in ranges)
+
+
 def test_a_model_that_cannot_be_loaded_names_model_name_and_the_fixes():
     embedder = SentenceTransformerEmbedder(model_name="dgs-tests/no-such-model")
     with pytest.raises(BackendUnavailable) as error:

@@ -77,9 +77,9 @@ class Command(BaseCommand):
                     ) from exc
             total.add(stats)
             rows.append([model_config.label, stats.indexed, stats.skipped, stats.failed, stats.pruned,
-                         stats.over_window])
-        headers = ["model", "indexed", "skipped (unchanged)", "failed", "pruned (deleted rows)", "over window"]
-        rows.append(["total", total.indexed, total.skipped, total.failed, total.pruned, total.over_window])
+                         stats.chunked])
+        headers = ["model", "indexed", "skipped (unchanged)", "failed", "pruned (deleted rows)", "extra chunks"]
+        rows.append(["total", total.indexed, total.skipped, total.failed, total.pruned, total.chunked])
         self.stdout.write(format_table(headers, rows))
         if total.indexed:
             self.stdout.write(
@@ -91,11 +91,10 @@ class Command(BaseCommand):
                 f"Sent to {indexer.embedder.id}: {usage.requests - usage_before[0]} requests, "
                 f"{usage.texts - usage_before[1]} texts, {usage.tokens - usage_before[2]} tokens."
             )
-        if total.over_window:
+        if total.chunked:
             self.stdout.write(
-                f"{total.over_window} documents are longer than {indexer.embedder.id} reads "
-                f"({indexer.embedder.max_input_tokens} tokens): their full text is stored and returned, and the "
-                "embedding covers their beginning. Highest-weighted fields come first; see weight_fields."
+                f"Documents longer than {indexer.chunker.max_tokens} tokens of {indexer.embedder.id} were split into "
+                f"chunks ({total.chunked} beyond one per document), each embedded; see GRAPH_SEARCH['CHUNKING']."
             )
         if total.failed:
             sample = ", ".join(total.failed_ids[:10])
