@@ -79,6 +79,9 @@ class SharedClient:
         self.client = location.connect()
         self.lock: Any = threading.RLock() if location.local else contextlib.nullcontext()
         self.users = 0
+        #: Alias name -> collection: aliases a store's ``publish()`` could not create because a collection
+        #: still had that name; dropping that collection creates them.
+        self.aliases_awaiting_drop: dict[str, str] = {}
 
     @contextlib.contextmanager
     def calling(self) -> Iterator[QdrantClient]:

@@ -3,13 +3,15 @@
 A document is one point. Its id is a UUIDv5 of the dgs id (Qdrant accepts only integers and UUIDs), and
 its payload carries the dgs id, model, pk, text, content hash, the metadata as given, and the
 filterable copy of the metadata that filters and payload indexes address (see :mod:`dgs_qdrant.filters`).
-The collection is created with the embedder's dimension and cosine distance on the first write, and
-keeps the embedder record in its collection metadata.
+Its vectors are the embedding (the collection's unnamed dense vector) and the text's terms (the sparse
+vector ``"text"``, scored with Qdrant's IDF modifier: see :mod:`dgs_qdrant.sparse`). The collection is
+created with both on the first write, and keeps the embedder record in its collection metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -23,9 +25,13 @@ from qdrant_client import models as qm
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
 from dgs_core.filters import Condition
+from dgs_core.lexical import relevance_to_score
 from dgs_qdrant import clients
 from dgs_qdrant.filters import FILTER_VALUES, filterable, payload_schemas, translate
 from dgs_qdrant.options import QdrantOptions
+from dgs_qdrant.sparse import document_vector, query_vector
+
+log = logging.getLogger("dgs_qdrant")
 
 #: Points per upsert request: about 2 MB of JSON at 384 dimensions, far below Qdrant's 32 MB request limit.
 UPSERT_BATCH = 256
@@ -36,6 +42,8 @@ POINT_ID_NAMESPACE = uuid.UUID("5d0f8f8e-3c1a-5b7e-9a57-0c2f7a1d4b63")
 #: Collection metadata keys of the embedder record.
 EMBEDDER_KEY, DIMENSION_KEY = "dgs_embedder", "dgs_dimension"
 HIT_FIELDS = ["id", "model", "pk", "text", "metadata"]
+#: Name of the sparse vector that keyword search queries; the embedding is the unnamed ("") dense vector.
+KEYWORD_VECTOR = "text"
 
 T = TypeVar("T")
 
@@ -60,11 +68,14 @@ def payload(document: StoredDocument) -> dict[str, Any]:
 
 @dataclass
 class CollectionState:
-    """What this instance knows of its collection: vector size, embedder record, indexed payload keys."""
+    """What this instance knows of its collection: vector size, embedder record, indexed payload keys,
+    and whether it has the sparse vector of keyword search (collections made before dgs-qdrant had
+    keyword search do not)."""
 
     dimension: int
     record: Optional[dict[str, Any]]
     indexed: set[str]
+    keyword: bool
 
 
 class QdrantVectorStore(VectorStore):
@@ -82,11 +93,12 @@ class QdrantVectorStore(VectorStore):
         self.name = self.settings.qdrant_collection
         self.location = self.settings.location
         persistent = self.location.path != clients.MEMORY
-        self.capabilities = frozenset({"filters", "persistence"} if persistent else {"filters"})
+        self.capabilities = frozenset({"filters", "keyword", "persistence"} if persistent else {"filters", "keyword"})
         self._search_params = qm.SearchParams(hnsw_ef=self.settings.hnsw_ef) if self.settings.hnsw_ef else None
         self._lock = threading.RLock()
         self._shared: Optional[clients.SharedClient] = None
         self._state: Optional[CollectionState] = None
+        self._warned_no_keyword_vector = False
 
     # ---------------------------------------------------------------------------------------------
     # Connection and collection state
@@ -127,7 +139,10 @@ class QdrantVectorStore(VectorStore):
                     record = None
                     if metadata.get(EMBEDDER_KEY) is not None:
                         record = {"embedder": metadata[EMBEDDER_KEY], "dimension": metadata[DIMENSION_KEY]}
-                    self._state = CollectionState(info.config.params.vectors.size, record, set(info.payload_schema))
+                    sparse = info.config.params.sparse_vectors or {}
+                    self._state = CollectionState(
+                        info.config.params.vectors.size, record, set(info.payload_schema), KEYWORD_VECTOR in sparse
+                    )
             return self._state
 
     def _create(self, dimension: int, metadata: Optional[dict[str, Any]] = None) -> CollectionState:
@@ -141,6 +156,10 @@ class QdrantVectorStore(VectorStore):
                             vectors_config=qm.VectorParams(
                                 size=dimension, distance=qm.Distance.COSINE, on_disk=self.settings.on_disk
                             ),
+                            sparse_vectors_config={KEYWORD_VECTOR: qm.SparseVectorParams(
+                                index=qm.SparseIndexParams(on_disk=self.settings.on_disk),
+                                modifier=qm.Modifier.IDF,  # Qdrant keeps the document frequencies itself
+                            )},
                             metadata=metadata,
                         )
                     except Exception:
@@ -191,12 +210,18 @@ class QdrantVectorStore(VectorStore):
         # given: stored vectors are then unit length in both modes.
         vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
         points = [
-            qm.PointStruct(id=point_id(doc.id), vector=vector.tolist(), payload=payload(doc))
-            for doc, vector in zip(latest, vectors, strict=True)
+            qm.PointStruct(id=point_id(doc.id), vector=self._vectors(state, doc, dense), payload=payload(doc))
+            for doc, dense in zip(latest, vectors, strict=True)
         ]
         for start in range(0, len(points), UPSERT_BATCH):
             with self._client() as client:  # released between batches, so searches are not held up
                 client.upsert(self.name, points[start : start + UPSERT_BATCH], wait=True)
+
+    @staticmethod
+    def _vectors(state: CollectionState, document: StoredDocument, dense: np.ndarray) -> qm.VectorStruct:
+        """The point's vectors: the embedding, and the text's terms when the collection has keyword search."""
+        terms = document_vector(document.text) if state.keyword else None
+        return {"": dense.tolist(), KEYWORD_VECTOR: terms} if terms else dense.tolist()
 
     def delete(self, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), PAGE):
@@ -231,10 +256,56 @@ class QdrantVectorStore(VectorStore):
                 )
 
     def drop(self) -> None:
-        """Delete the whole Qdrant collection: points, payload indexes and embedder record."""
+        """Delete the whole Qdrant collection: points, payload indexes, embedder record and the aliases that
+        point at it. Dropping the unversioned collection after the first rebuild frees its name for the alias
+        that :meth:`publish` could not create yet, which is created here."""
         with self._lock:
             self._read(lambda client: client.delete_collection(self.name), None)
             self._state = None
+            with self._client():
+                target = self._shared.aliases_awaiting_drop.pop(self.name, None)
+        if target is not None:
+            self._move_alias(self.name, target)
+
+    def publish(self) -> None:
+        """Point the Qdrant alias ``COLLECTION_NAME`` at this collection, which a rebuild has just made live, so
+        that tools outside dgs keep reading ``COLLECTION_NAME`` across rebuilds.
+
+        Aliases and collections share one namespace, and the unversioned collection (the one before the first
+        rebuild) is named ``COLLECTION_NAME`` itself: it needs no alias, and while it exists none can be created.
+        The first rebuild publishes ``<COLLECTION_NAME>_g1`` a moment before core drops the unversioned
+        collection, so the alias is created by that :meth:`drop`.
+        """
+        if self.settings.collection:
+            self._move_alias(self.settings.collection_name, self.name)
+
+    def _move_alias(self, alias: str, target: str) -> None:
+        """Point ``alias`` at collection ``target`` in one atomic request (delete and create), or once the
+        collection named ``alias`` is dropped.
+
+        A failure is logged, not raised: core's pointer has moved already and every search through dgs follows
+        it, while raising would stop the rebuild before it drops the old collection. A server refuses every
+        time when the API key may not manage aliases (a JWT scoped to collections).
+        """
+        try:
+            with self._client() as client:
+                if alias in {collection.name for collection in client.get_collections().collections}:
+                    self._shared.aliases_awaiting_drop[alias] = target
+                    return
+                operations: list[qm.AliasOperations] = []
+                if alias in {description.alias_name for description in client.get_aliases().aliases}:
+                    operations.append(qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)))
+                operations.append(
+                    qm.CreateAliasOperation(create_alias=qm.CreateAlias(collection_name=target, alias_name=alias))
+                )
+                client.update_collection_aliases(change_aliases_operations=operations)
+        except Exception as exc:
+            log.warning(
+                "Could not point the Qdrant alias %r at collection %r on %s: %s. Searches through dgs are "
+                "unaffected; tools outside dgs that read %r see the previous collection until the next rebuild "
+                "moves the alias (with an API_KEY that may manage aliases).",
+                alias, target, self.location.describe(), exc, alias,
+            )
 
     # ---------------------------------------------------------------------------------------------
     # Reads
@@ -248,34 +319,81 @@ class QdrantVectorStore(VectorStore):
         models: Optional[Sequence[str]] = None,
         filters: Optional[Sequence[Condition]] = None,
     ) -> list[VectorHit]:
-        must = self._model_conditions(models)
-        if filters:
-            translated = translate(filters)
-            if translated is None:  # e.g. `in` with nothing but None: no document can match
-                return []
-            must += translated
+        must = self._conditions(models, filters)
         state = self._collection()
-        if state is None or k <= 0:
+        if must is None or state is None or k <= 0:
             return []
         query = np.asarray(vector, dtype=np.float32).ravel()
         if query.size != state.dimension:
             raise EmbedderMismatchError(self._mismatch(state.dimension, query.size))
+        points = self._query(query.tolist(), None, k, must, self._search_params)
+        return [self._hit(point, float(cosine_to_score(point.score))) for point in points]
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        """BM25 over the sparse vector ``"text"``: the query's stemmed terms, weighted by Qdrant's IDF.
+
+        A collection created before dgs-qdrant had keyword search has no such vector: it finds nothing
+        (with a warning naming the rebuild that adds it), so a hybrid search still answers by vector.
+        """
+        must = self._conditions(models, filters)
+        terms = query_vector(query)
+        state = self._collection()
+        if must is None or terms is None or state is None or k <= 0:
+            return []
+        if not state.keyword:
+            if not self._warned_no_keyword_vector:
+                self._warned_no_keyword_vector = True
+                log.warning(
+                    "Qdrant collection %r has no sparse vector %r, so keyword search finds nothing in it: it was "
+                    "created before dgs-qdrant had keyword search. `python manage.py build_search_index "
+                    "--rebuild` rebuilds it with one.", self.name, KEYWORD_VECTOR,
+                )
+            return []
+        points = self._query(terms, KEYWORD_VECTOR, k, must)
+        return [self._hit(point, relevance_to_score(point.score)) for point in points]
+
+    def _conditions(
+        self, models: Optional[Sequence[str]], filters: Optional[Sequence[Condition]]
+    ) -> Optional[list[qm.Condition]]:
+        """The payload conditions of a search, all to be met; ``None`` when no document can match them (e.g.
+        ``in`` with nothing but None)."""
+        conditions = translate(filters) if filters else []
+        if conditions is None:
+            return None
+        # Local mode checks these in order on every point and stops at the first that fails; metadata filters
+        # usually reject more points than the models restriction. A server plans the filter itself.
+        return conditions + self._model_conditions(models)
+
+    def _query(
+        self,
+        query: qm.Query,
+        using: Optional[str],
+        k: int,
+        must: list[qm.Condition],
+        search_params: Optional[qm.SearchParams] = None,
+    ) -> list[qm.ScoredPoint]:
+        """The ``k`` best points for ``query`` on vector ``using`` (``None``: the embedding) that meet ``must``."""
         response = self._read(
             lambda client: client.query_points(
-                self.name, query=query.tolist(), limit=k, query_filter=qm.Filter(must=must) if must else None,
-                with_payload=HIT_FIELDS, search_params=self._search_params,
+                self.name, query=query, using=using, limit=k, query_filter=qm.Filter(must=must) if must else None,
+                with_payload=HIT_FIELDS, search_params=search_params,
             ),
             None,
         )
-        if response is None:
-            return []
-        return [
-            VectorHit(
-                point.payload["id"], point.payload["model"], point.payload["pk"],
-                float(cosine_to_score(point.score)), point.payload["text"], point.payload.get("metadata") or {},
-            )
-            for point in response.points
-        ]
+        return response.points if response is not None else []
+
+    @staticmethod
+    def _hit(point: qm.ScoredPoint, score: float) -> VectorHit:
+        fields = point.payload
+        metadata = fields.get("metadata") or {}
+        return VectorHit(fields["id"], fields["model"], fields["pk"], score, fields["text"], metadata)
 
     def count(self, models: Optional[Sequence[str]] = None) -> int:
         query_filter = self._model_filter(models)
@@ -305,7 +423,8 @@ class QdrantVectorStore(VectorStore):
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors, unit length (normalised on upsert)."""
         return {
-            point.payload["id"]: np.asarray(point.vector, dtype=np.float32)
+            point.payload["id"]: np.asarray(point.vector[""] if isinstance(point.vector, dict) else point.vector,
+                                            dtype=np.float32)
             for point in self._retrieve(ids, with_payload=["id"], with_vectors=True)
         }
 

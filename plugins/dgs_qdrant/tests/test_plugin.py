@@ -53,8 +53,8 @@ def test_local_mode_paths_and_the_default_collection(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = QdrantVectorStore(path="var/qdrant")
     assert store.location.path == os.path.join(str(tmp_path), "var", "qdrant")
-    assert (store.name, store.capabilities) == ("dgs", {"filters", "persistence"})
-    assert QdrantVectorStore(path=":memory:").capabilities == {"filters"}
+    assert (store.name, store.capabilities) == ("dgs", {"filters", "keyword", "persistence"})
+    assert QdrantVectorStore(path=":memory:").capabilities == {"filters", "keyword"}
 
 
 def test_legacy_django_graph_search_options():
