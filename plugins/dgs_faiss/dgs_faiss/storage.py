@@ -4,8 +4,8 @@ Layout of one collection's directory (``PATH`` itself for the default collection
 for the others)::
 
     documents.sqlite3       one row per document (id, model, pk, text, content hash, metadata as JSON) with
-                            the slot of its vector, plus the store state (generation, epoch, dimension) and
-                            the embedder record
+                            the slot of its vector, the keyword index of the texts (FTS5, BM25), the store
+                            state (generation, epoch, dimension) and the embedder record
     vectors-<epoch>.f32     raw little-endian float32 rows; row n holds the vector of slot n
     lock                    flock()ed by the one process writing at a time
 
@@ -13,6 +13,10 @@ A write appends its vectors and fsyncs them *before* the SQLite transaction that
 so a crash leaves at worst unreferenced bytes at the end of the vectors file, which the next write
 truncates. Replacing or deleting a document only marks its slot dead; compaction copies the live rows to
 ``vectors-<epoch+1>.f32`` and switches to it in one SQLite commit. Nothing is ever pickled.
+
+The keyword index is an FTS5 table whose rows are keyed by slot and whose content is the ``text`` column of
+``documents`` (an external-content table: the text is stored once). Every :class:`Transaction` method that
+changes documents changes the index in the same SQLite transaction, so the two never disagree, crash or not.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 
 from dgs_core.base import StoredDocument
 from dgs_core.exceptions import EmbedderMismatchError
+from dgs_core.lexical import TOKENIZER
 from dgs_faiss.filtering import decode
 
 try:
@@ -76,6 +81,15 @@ CREATE TABLE IF NOT EXISTS embedder (
     embedder TEXT NOT NULL,
     dimension INTEGER NOT NULL
 );
+"""
+
+#: The keyword index. FTS5 reads the text of slot n from ``documents`` when it needs it; the writes below
+#: tell it what was indexed ('delete' with the old text, 'delete-all', 'rebuild'), since it cannot see
+#: changes to ``documents`` by itself.
+KEYWORDS = f"""
+CREATE VIRTUAL TABLE keywords USING fts5(
+    text, content = 'documents', content_rowid = 'slot', tokenize = '{TOKENIZER}'
+)
 """
 
 UPSERT = """
@@ -169,6 +183,26 @@ class Snapshot:
         )
         return [(slot, decode(kind, value)) for slot, kind, value in rows]
 
+    def keyword_ranking(self, expression: str, k: int, selected: np.ndarray) -> list[tuple[int, float]]:
+        """``(slot, bm25)`` of the ``k`` best documents for the FTS5 MATCH ``expression`` among the ``selected``
+        slots (a boolean mask), best first; ``bm25`` is positive, higher is better.
+
+        FTS5 ranks every match; the ranked slots are then read until ``k`` are selected, so a selective mask
+        costs a longer read, never a missing hit.
+        """
+        found = []
+        sql = "SELECT rowid, -rank FROM keywords WHERE keywords MATCH ? ORDER BY rank"
+        cursor = self.conn.execute(sql, (expression,))
+        try:
+            for slot, relevance in cursor:
+                if selected[slot]:
+                    found.append((slot, relevance))
+                    if len(found) == k:
+                        break
+        finally:
+            cursor.close()  # an unfinished statement would keep reading after the snapshot ends
+        return found
+
     def embedder(self) -> Optional[tuple[str, int]]:
         """``(embedder id, dimension)`` saved by :meth:`Transaction.record_embedder`, or ``None``."""
         return self.conn.execute("SELECT embedder, dimension FROM embedder").fetchone()
@@ -216,6 +250,7 @@ class Transaction(Snapshot):
         self.conn.executemany(
             "INSERT INTO dead_slots (slot, generation) VALUES (?, ?)", [(s, generation) for s in replaced.values()]
         )
+        self._unindex(list(replaced))
         self.conn.executemany(
             UPSERT,
             [
@@ -231,6 +266,9 @@ class Transaction(Snapshot):
                 for n, doc in enumerate(documents)
             ],
         )
+        # The new slots are the ones from state.slots on: the documents just written, and only they.
+        self.conn.execute("INSERT INTO keywords (rowid, text) SELECT slot, text FROM documents WHERE slot >= ?",
+                          (state.slots,))
         self.conn.execute(
             "UPDATE state SET generation = ?, slots = ?, dead = dead + ?, dimension = ?",
             (generation, state.slots + len(documents), len(replaced), dimension),
@@ -268,6 +306,7 @@ class Transaction(Snapshot):
             self.reset()  # emptied: start a fresh file, and accept vectors of any dimension again
             return
         generation = self.state.generation + 1
+        self._unindex(list(slots_by_id))
         for part in chunks(list(slots_by_id)):
             self.conn.execute(f"DELETE FROM documents WHERE id IN ({marks(part)})", part)
         self.conn.executemany(
@@ -276,11 +315,21 @@ class Transaction(Snapshot):
         self.conn.execute("UPDATE state SET generation = ?, dead = dead + ?", (generation, len(slots_by_id)))
         self.state = self._read_state()
 
+    def _unindex(self, ids: Sequence[str]) -> None:
+        """Remove stored documents from the keyword index; call it before their rows change or go."""
+        for part in chunks(ids):
+            self.conn.execute(
+                "INSERT INTO keywords (keywords, rowid, text) "
+                f"SELECT 'delete', slot, text FROM documents WHERE id IN ({marks(part)})",
+                part,
+            )
+
     def reset(self) -> None:
         """Forget every document, the dimension of the stored vectors and the vectors file.
 
         The embedder record stays: it belongs to the collection, which only :meth:`Storage.drop` removes.
         """
+        self.conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
         self.conn.execute("DELETE FROM documents")
         self.conn.execute("DELETE FROM dead_slots")
         self.conn.execute(
@@ -303,11 +352,33 @@ class Transaction(Snapshot):
             self.storage.sync(out, new_file=True)
         # Ascending order never collides: each new slot is below every old slot still to be renumbered.
         self.conn.executemany("UPDATE documents SET slot = ? WHERE slot = ?", enumerate(live.tolist()))
+        # Keyword rows are keyed by slot too: index the texts again under their new slots.
+        self.conn.execute("INSERT INTO keywords (keywords) VALUES ('rebuild')")
         self.conn.execute("DELETE FROM dead_slots")
         self.conn.execute(
             "UPDATE state SET generation = generation + 1, epoch = ?, slots = ?, dead = 0", (epoch, len(live))
         )
         self.state = self._read_state()
+
+
+def add_keyword_index(conn: sqlite3.Connection) -> None:
+    """Create the keyword index if the database has none, filled from the stored texts in one transaction.
+
+    A new database gets it empty; one written before keyword search existed is indexed once, by the
+    first process that opens it (the others wait for that commit, then find the table).
+    """
+    exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keywords'"
+    if conn.execute(exists).fetchone():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not conn.execute(exists).fetchone():
+            conn.execute(KEYWORDS)
+            conn.execute("INSERT INTO keywords (keywords) VALUES ('rebuild')")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class Storage:
@@ -351,6 +422,7 @@ class Storage:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'OFF'}")
         conn.executescript(SCHEMA)
+        add_keyword_index(conn)
         self._lock_fd = os.open(os.path.join(self._root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
         self._conn, self._pid = conn, os.getpid()
         return conn

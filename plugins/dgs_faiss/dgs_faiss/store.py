@@ -1,10 +1,14 @@
 """``FaissVectorStore``: exact cosine search with FAISS over data kept by :mod:`dgs_faiss.storage`.
 
-Each process holds an ``IndexFlatIP`` whose row n is the vector of slot n (dead rows included, masked out
-at search time), rebuilt from the vectors file on first search and extended incrementally afterwards.
-Before every search the process compares the committed generation with the one it has loaded, so web
-workers see what another process (a worker, ``build_search_index``) wrote. Metadata filters are evaluated
-on per-field columns kept in step the same way (:mod:`dgs_faiss.filtering`).
+Each process holds the *slot state*: the model of every slot (-1 for dead ones) and the metadata columns
+filtered on so far (:mod:`dgs_faiss.filtering`). Before every search it compares the committed generation
+with the one it has loaded and reads only what changed, so web workers see what another process (a
+worker, ``build_search_index``) wrote. Vector searches also need an ``IndexFlatIP`` whose row n is the
+vector of slot n (dead rows included, masked out at search time), read from the vectors file on the
+first vector search and extended with the rows the slot state gained since.
+
+Keyword searches rank by BM25 in SQLite FTS5 (:mod:`dgs_faiss.storage`) and take models and filters from
+the same slot state, so they never load FAISS or the vectors.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition
+from dgs_core.lexical import match_expression, relevance_to_score
 from dgs_faiss.filtering import FieldColumn
 from dgs_faiss.storage import BLOCK, Snapshot, Storage, Transaction
 
@@ -71,17 +76,17 @@ class FaissVectorStore(VectorStore):
         super().__init__(path=path, collection=collection)
         self.path = os.path.abspath(path) if path else None
         self.collection = collection
-        self.capabilities = frozenset({"filters", "persistence"} if path else {"filters"})
+        self.capabilities = frozenset({"filters", "keyword", "persistence"} if path else {"filters", "keyword"})
         directory = self.path
         if self.path and collection:
             directory = os.path.join(self.path, "collections", collection)
         self._storage = Storage(directory)
-        self._index = None  # faiss.IndexFlatIP, row n = slot n; None until the first search
         self._slot_models = np.zeros(0, dtype=np.int32)  # model code per slot, -1 for dead slots
         self._model_codes: dict[str, int] = {}
-        self._columns: dict[str, FieldColumn] = {}  # metadata fields filtered on so far, in step with the index
-        self._generation = -1  # the committed generation the index reflects
+        self._columns: dict[str, FieldColumn] = {}  # metadata fields filtered on so far, one value per slot
+        self._generation = -1  # the committed generation the slot state reflects
         self._epoch = -1
+        self._index = None  # faiss.IndexFlatIP, row n = slot n, of the first slots; None until a vector search
 
     # ---------------------------------------------------------------------------------------------
     # Writes
@@ -140,17 +145,41 @@ class FaissVectorStore(VectorStore):
         query = normalize_rows(vector)
         with self._storage.reading() as snapshot:
             self._sync(snapshot)
-            if self._index is None or k <= 0:
+            if not len(self._slot_models) or k <= 0:
                 return []
-            if query.shape[1] != self._index.d:
-                raise EmbedderMismatchError(self._storage.mismatch_message(self._index.d, query.shape[1]))
+            index = self._vector_index(snapshot)
+            if query.shape[1] != index.d:
+                raise EmbedderMismatchError(self._storage.mismatch_message(index.d, query.shape[1]))
             selected = self._selection(snapshot, models, filters or ())
-            scores, slots = self._search(query, k, selected)
+            scores, slots = self._search(index, query, k, selected)
             documents = snapshot.documents_at(slots.tolist())
         hits = []
         for score, slot in zip(scores.tolist(), slots.tolist(), strict=True):
             doc_id, model, pk, text, metadata = documents[slot]
             hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(score)), text, metadata))
+        return hits
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        """BM25 over the stored texts by SQLite FTS5 (English Porter stemming, any word of ``query``)."""
+        expression = match_expression(query)
+        if expression is None or k <= 0:
+            return []
+        with self._storage.reading() as snapshot:
+            self._sync(snapshot)
+            selected = self._selection(snapshot, models, filters or ())
+            ranked = snapshot.keyword_ranking(expression, k, selected) if selected.any() else []
+            documents = snapshot.documents_at([slot for slot, _ in ranked])
+        hits = []
+        for slot, relevance in ranked:
+            doc_id, model, pk, text, metadata = documents[slot]
+            hits.append(VectorHit(doc_id, model, pk, relevance_to_score(relevance), text, metadata))
         return hits
 
     def _selection(
@@ -172,7 +201,7 @@ class FaissVectorStore(VectorStore):
             selected &= column.mask(condition, len(selected))
         return selected
 
-    def _search(self, query: np.ndarray, k: int, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _search(self, index, query: np.ndarray, k: int, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best-first ``(cosines, slots)`` among the ``selected`` slots, restricted inside FAISS."""
         faiss = import_faiss()
         count = int(selected.sum())
@@ -182,43 +211,48 @@ class FaissVectorStore(VectorStore):
         if count < len(selected):
             bitmap = np.packbits(selected, bitorder="little")  # must outlive the search below
             params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(selected), faiss.swig_ptr(bitmap)))
-        scores, slots = self._index.search(query, min(k, count), params=params)
+        scores, slots = index.search(query, min(k, count), params=params)
         found = slots[0] >= 0
         return scores[0][found], slots[0][found]
 
     def _sync(self, snapshot: Snapshot) -> None:
-        """Bring the in-memory index up to the snapshot: everything after a compaction, else what changed."""
+        """Bring the slot state up to the snapshot: everything after a compaction or a reset, else what changed.
+
+        A new epoch renumbers the slots, so the vector index is dropped with the rest and read again by the
+        next vector search.
+        """
         state = snapshot.state
         if state.generation == self._generation:
             return
-        if state.dimension is None:
-            self._index, self._slot_models, self._columns = None, np.zeros(0, dtype=np.int32), {}
-        elif self._index is None or state.epoch != self._epoch or self._index.d != state.dimension:
+        if state.epoch != self._epoch:
             self._load_all(snapshot)
         else:
             self._load_changes(snapshot)
         self._generation, self._epoch = state.generation, state.epoch
 
     def _load_all(self, snapshot: Snapshot) -> None:
-        index = import_faiss().IndexFlatIP(snapshot.state.dimension)
-        for start in range(0, snapshot.state.slots, BLOCK):
-            index.add(snapshot.vectors(start, min(start + BLOCK, snapshot.state.slots)))
         slot_models = np.full(snapshot.state.slots, -1, dtype=np.int32)
         self._mark_live(slot_models, snapshot.live_slots())
-        self._index, self._slot_models, self._columns = index, slot_models, {}
+        self._slot_models, self._columns, self._index = slot_models, {}, None
 
     def _load_changes(self, snapshot: Snapshot) -> None:
-        loaded, slots = self._index.ntotal, snapshot.state.slots
-        new_rows = snapshot.vectors(loaded, slots) if slots > loaded else None
+        loaded, slots = len(self._slot_models), snapshot.state.slots
         dead = snapshot.dead_slots_since(self._generation)
         live = snapshot.live_slots(since=loaded)
-        if new_rows is not None:
-            self._index.add(new_rows)
-            self._slot_models = np.concatenate([self._slot_models, np.full(slots - loaded, -1, dtype=np.int32)])
+        self._slot_models = np.concatenate([self._slot_models, np.full(slots - loaded, -1, dtype=np.int32)])
         self._slot_models[dead] = -1
         self._mark_live(self._slot_models, live)
         for field, column in self._columns.items():  # dead slots need no update: the live mask hides them
             column.add(snapshot.field_values(field, since=loaded))
+
+    def _vector_index(self, snapshot: Snapshot):
+        """The FAISS index over every slot of the slot state, reading from the vectors file only the rows it lacks."""
+        if self._index is None:
+            self._index = import_faiss().IndexFlatIP(snapshot.state.dimension)
+        slots = len(self._slot_models)
+        for start in range(self._index.ntotal, slots, BLOCK):
+            self._index.add(snapshot.vectors(start, min(start + BLOCK, slots)))
+        return self._index
 
     def _mark_live(self, slot_models: np.ndarray, live: list[tuple[int, str]]) -> None:
         for slot, model in live:
@@ -265,5 +299,5 @@ class FaissVectorStore(VectorStore):
             self._forget_index()
 
     def _forget_index(self) -> None:
-        self._index, self._slot_models, self._columns = None, np.zeros(0, dtype=np.int32), {}
+        self._slot_models, self._columns, self._index = np.zeros(0, dtype=np.int32), {}, None
         self._model_codes, self._generation, self._epoch = {}, -1, -1

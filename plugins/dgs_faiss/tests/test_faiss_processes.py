@@ -9,6 +9,7 @@ import textwrap
 from dgs_core.base import document_id
 from dgs_core.testing.vector_store import PRODUCT, make_doc, random_vectors
 from dgs_faiss.store import FaissVectorStore
+from tests.test_faiss_keywords import assert_keyword_index_matches_the_texts
 
 DIMENSION = 16
 
@@ -101,6 +102,24 @@ def test_crash_after_appending_vectors_before_the_commit_leaves_a_consistent_sto
     store.close()
 
 
+def test_crash_after_the_keyword_rows_are_written_before_the_commit_leaves_them_unwritten(tmp_path):
+    path = str(tmp_path / "vectors")
+    store = FaissVectorStore(path=path)
+    vectors = random_vectors(3, DIMENSION, seed=3)
+    store.upsert([make_doc(PRODUCT, pk, vectors[pk], text=f"kept {pk}") for pk in range(3)])
+    store.close()
+
+    crash_during(path, "upsert", "upsert")  # documents, dead slots and keyword rows written, never committed
+
+    store = FaissVectorStore(path=path)
+    assert store.keyword_search("lost0 lost1 lost2", 10) == []
+    assert sorted(h.pk for h in store.keyword_search("kept", 10)) == ["0", "1", "2"]
+    store.upsert([make_doc(PRODUCT, "lost0", vectors[0], text="found again")])
+    assert [h.pk for h in store.keyword_search("found", 10)] == ["lost0"]
+    store.close()
+    assert_keyword_index_matches_the_texts(path)
+
+
 def test_crash_during_compaction_keeps_the_previous_file_in_use(tmp_path):
     path = str(tmp_path / "vectors")
     store = FaissVectorStore(path=path)
@@ -115,15 +134,19 @@ def test_crash_during_compaction_keeps_the_previous_file_in_use(tmp_path):
     store = FaissVectorStore(path=path)
     assert store.count() == 40
     assert store.search(vectors[70], 1)[0].id == document_id(PRODUCT, 70)
+    assert_keyword_index_matches_the_texts(path)  # the renumbered keyword rows were never committed either
     store.compact()
     assert vectors_files(path) == ["vectors-1.f32"]
     assert os.path.getsize(os.path.join(path, "vectors-1.f32")) == 40 * DIMENSION * 4
     assert sorted(int(h.pk) for h in store.search(vectors[70], 100)) == list(range(60, 100))
+    assert [h.pk for h in store.keyword_search("70", 10)] == ["70"]
     store.close()
+    assert_keyword_index_matches_the_texts(path)
 
 
-def test_writes_and_the_plugin_module_never_import_faiss(tmp_path):
-    """Django start-up and write-only workers (celery, build_search_index) do not pay for loading FAISS."""
+def test_writes_keyword_search_and_the_plugin_module_never_import_faiss(tmp_path):
+    """Django start-up, write-only workers (celery, build_search_index) and keyword-only searches do not pay for
+    loading FAISS."""
     script = textwrap.dedent(
         """
         import sys
@@ -134,6 +157,7 @@ def test_writes_and_the_plugin_module_never_import_faiss(tmp_path):
         store = FaissVectorStore(path=sys.argv[1])
         store.upsert([make_doc(PRODUCT, 1, random_vectors(1, 16, seed=0)[0])])
         assert store.count() == 1
+        assert [h.pk for h in store.keyword_search("product", 10)] == ["1"]
         assert "faiss" not in sys.modules, "faiss was imported"
         """
     )
