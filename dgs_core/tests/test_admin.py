@@ -49,6 +49,15 @@ def test_search_page_shows_hits_with_score_preview_and_change_link(client, super
     assert "Rugged outdoor gear" in page  # the preview of the indexed text
     rows = response.context["rows"]
     assert rows[0]["label"] == "Acme X1 smartphone" and f'{rows[0]["score"]:.3f}' in page
+    # What matched: the relation path and its snippet.
+    assert rows[0]["matched"].path == "brand__description"
+    assert '<td class="matched"><code>brand__description</code>Rugged outdoor gear</td>' in page
+
+
+def test_search_page_searches_by_the_chosen_mode(client, superuser, catalogue):
+    rows = client.get(SEARCH_PAGE, {"q": "hose", "mode": "keyword"}).context["rows"]
+    assert [row["label"] for row in rows] == ["Garden hose"]
+    assert client.get(SEARCH_PAGE, {"q": "hose", "mode": "fuzzy"}).status_code == 400
 
 
 def test_search_page_filters_by_model_and_min_score(client, superuser, catalogue):

@@ -38,10 +38,11 @@ def filter_path(field: str) -> str:
 
 
 def filterable(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The copy of ``metadata`` that filters run on: lists without their ``None`` items."""
+    """The copy of ``metadata`` that filters run on: lists without their ``None`` items. Keys starting
+    with "_" are core's bookkeeping (a chunk's section spans), never filter fields."""
     return {
         key: [item for item in value if item is not None] if isinstance(value, list) else value
-        for key, value in metadata.items()
+        for key, value in metadata.items() if not key.startswith("_")
     }
 
 
