@@ -1,8 +1,8 @@
 """The SQL of the pgvector store: table layout, the ``vector`` extension, and filters as ``WHERE`` clauses.
 
-Everything a caller supplies (filter keys and values, ids, model labels, vectors) travels as a bound
-parameter. Only table names and the integer index parameters are written into statements, and
-:mod:`dgs_pgvector.store` validates both before they get here.
+Everything a caller supplies (filter keys and values, ids, model labels, vectors, search words) travels as
+a bound parameter. Only table names, the integer index parameters and the text search configuration are
+written into statements, and :mod:`dgs_pgvector.store` validates them before they get here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ HALFVEC_INDEX_LIMIT = 4000
 DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('dgs_pgvector'))"
 
 UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
 INSUFFICIENT_PRIVILEGE = "42501"
+
+#: GIN indexes are built with ``fastupdate = off``: PostgreSQL would otherwise queue new entries in a pending
+#: list (up to 4 MB) that every search reads in full until a VACUUM merges it. A search index is read far more
+#: often than written, and writes are dominated by the HNSW update anyway.
+_GIN = "WITH (fastupdate = off)"
 
 
 def sqlstate(exc: BaseException) -> Optional[str]:
@@ -54,8 +60,10 @@ def distance_expression(dimension: int) -> str:
     return "embedding <=> %s::vector"
 
 
-def create_table_statements(name: str, dimension: int, m: int, ef_construction: int) -> list[str]:
-    """The documents table ``name`` of one collection, with its HNSW, model and metadata indexes."""
+def create_table_statements(
+    name: str, dimension: int, m: int, ef_construction: int, text_search_config: str
+) -> list[str]:
+    """The documents table ``name`` of one collection, with its HNSW, model, metadata and full-text indexes."""
     table = quote(name)
     statements = [
         f"""CREATE TABLE {table} (
@@ -65,10 +73,12 @@ def create_table_statements(name: str, dimension: int, m: int, ef_construction: 
             text text NOT NULL,
             content_hash text NOT NULL DEFAULT '',
             metadata jsonb NOT NULL DEFAULT '{{}}',
-            embedding vector({dimension}) NOT NULL
+            embedding vector({dimension}) NOT NULL,
+            {_text_search_column(text_search_config)}
         )""",
         f"CREATE INDEX {quote(name + '_model_idx')} ON {table} (model)",
-        f"CREATE INDEX {quote(name + '_metadata_idx')} ON {table} USING gin (metadata jsonb_path_ops)",
+        f"CREATE INDEX {quote(name + '_metadata_idx')} ON {table} USING gin (metadata jsonb_path_ops) {_GIN}",
+        _text_search_index(name),
     ]
     index, hnsw = quote(name + "_embedding_idx"), f"WITH (m = {m}, ef_construction = {ef_construction})"
     if dimension <= VECTOR_INDEX_LIMIT:
@@ -81,6 +91,28 @@ def create_table_statements(name: str, dimension: int, m: int, ef_construction: 
     return statements
 
 
+def upgrade_table_statements(name: str, text_search_config: str) -> list[str]:
+    """Bring a table created by an earlier dgs-pgvector to the current layout: the ``text_tsv`` column (computed
+    for every row, which rewrites the table) with its full-text index, and a metadata index without pending list
+    (the entries already pending are merged into it)."""
+    table, metadata_index = quote(name), quote(name + "_metadata_idx")
+    return [
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {_text_search_column(text_search_config)}",
+        _text_search_index(name),
+        f"ALTER INDEX IF EXISTS {metadata_index} SET (fastupdate = off)",
+        f"SELECT gin_clean_pending_list(to_regclass('{metadata_index}'))",
+    ]
+
+
+def _text_search_column(text_search_config: str) -> str:
+    """``text`` as PostgreSQL full-text search sees it, kept up to date by PostgreSQL on every write."""
+    return f"text_tsv tsvector GENERATED ALWAYS AS (to_tsvector('{text_search_config}'::regconfig, text)) STORED"
+
+
+def _text_search_index(name: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS {quote(name + '_text_tsv_idx')} ON {quote(name)} USING gin (text_tsv) {_GIN}"
+
+
 def create_meta_table_statement(meta_table: str) -> str:
     """The table recording, per collection, the embedder that filled it."""
     return (
@@ -89,13 +121,37 @@ def create_meta_table_statement(meta_table: str) -> str:
     )
 
 
-def table_dimension(cursor, table: str) -> Optional[int]:
-    """The dimension of ``table``'s ``embedding`` column, or ``None`` when the table does not exist."""
+def table_columns(cursor, table: str) -> dict[str, int]:
+    """``{column: type modifier}`` of ``table`` (the modifier of ``embedding`` is its dimension); empty when the
+    table does not exist."""
     cursor.execute(
-        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'embedding'", [quote(table)]
+        "SELECT attname, atttypmod FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+        "AND NOT attisdropped",
+        [quote(table)],
     )
-    row = cursor.fetchone()
-    return row[0] if row else None
+    return dict(cursor.fetchall())
+
+
+def require_text_search_config(cursor, config: str) -> None:
+    """Refuse a text search configuration the database does not have, listing those it has."""
+    cursor.execute(
+        "SELECT coalesce(bool_or(cfgname = %s), false), string_agg(cfgname, ', ' ORDER BY cfgname) "
+        "FROM pg_ts_config WHERE pg_ts_config_is_visible(oid)",
+        [config],
+    )
+    known, available = cursor.fetchone()
+    if not known:
+        raise ConfigurationError(
+            f"VECTOR_STORE['OPTIONS']['TEXT_SEARCH_CONFIG'] is {config!r}, which is not a text search configuration "
+            f"of this database. Use one of: {available}."
+        )
+
+
+def estimated_rows(cursor, table: str, where: str, params: Sequence[Any]) -> float:
+    """How many rows of ``table`` PostgreSQL's statistics expect ``where`` to keep (planned, not run)."""
+    cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT FROM {quote(table)} {where}", params)
+    plan = cursor.fetchone()[0]
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
 
 
 def extension_version(cursor) -> Optional[tuple[int, ...]]:
@@ -187,9 +243,12 @@ def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
     raise ValueError(f"Unknown filter lookup {lookup!r}.")
 
 
-def where_clause(models: Optional[Sequence[str]], conditions: Sequence[Condition]) -> tuple[str, list[Any]]:
-    """``WHERE ...`` (or ``""``) restricting to ``models`` (none or empty: every model) and every condition."""
-    parts, params = [], []
+def where_clause(
+    models: Optional[Sequence[str]], conditions: Sequence[Condition], also: Sequence[str] = ()
+) -> tuple[str, list[Any]]:
+    """``WHERE ...`` (or ``""``) restricting to the SQL conditions ``also`` (which take no parameters), ``models``
+    (none or empty: every model) and every condition."""
+    parts, params = list(also), []
     if models:
         parts.append("model = ANY(%s)")
         params.append([m.lower() for m in models])

@@ -2,9 +2,10 @@
 
 Each collection is one table (``dgs_vectors``, ``dgs_vectors_g1``, ...) created on its first write, when
 the embedder's dimension is known, with an HNSW index (cosine) on the vectors, a B-tree index on the model
-label and a GIN index on the metadata. Every statement runs through Django's connection for the
-``DATABASE`` alias inside ``transaction.atomic``, so a write made inside the caller's transaction commits
-or rolls back with it. See the package README for the options and the guarantees.
+label, a GIN index on the metadata and one on the ``tsvector`` of the text (PostgreSQL full-text search, the
+keyword leg of hybrid search). Every statement runs through Django's connection for the ``DATABASE`` alias
+inside ``transaction.atomic``, so a write made inside the caller's transaction commits or rolls back with it.
+See the package README for the options and the guarantees.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from django.db import ProgrammingError, connections, transaction
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition
+from dgs_core.lexical import query_terms, relevance_to_score
 from dgs_pgvector.sql import (
     DDL_LOCK,
+    UNDEFINED_COLUMN,
     UNDEFINED_TABLE,
     create_meta_table_statement,
     create_table_statements,
     distance_expression,
     ensure_extension,
+    estimated_rows,
     extension_version,
     quote,
+    require_text_search_config,
     sqlstate,
-    table_dimension,
+    table_columns,
+    upgrade_table_statements,
     vector_literal,
     where_clause,
 )
@@ -47,6 +53,11 @@ _COLLECTION_NAME = re.compile(r"[a-z0-9]{1,9}\Z")
 #: collection ("_" and up to 9 characters) and "_metadata_idx".
 _MAX_BASE_NAME = 63 - 10 - len("_metadata_idx")
 ITERATIVE_SCANS = ("strict_order", "relaxed_order", "off")
+#: A plain identifier, so the configuration can be written into the generated column's definition.
+_TEXT_SEARCH_CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+#: Planner settings of an exact search: the matching rows are read (from the GIN or B-tree indexes, or the
+#: table) and sorted by distance, instead of walking the HNSW graph.
+_EXACT_SEARCH = {"enable_indexscan": "off", "enable_sort": "on"}
 
 #: Rows per INSERT statement (one transaction per upsert call, whatever its size).
 WRITE_BATCH = 1000
@@ -72,6 +83,11 @@ def _integer_option(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
+def _decoded(metadata: Any) -> dict[str, Any]:
+    """A ``jsonb`` value as Python: Django's psycopg 3 setup hands it over as text, psycopg2 decodes it."""
+    return json.loads(metadata) if isinstance(metadata, str) else metadata
+
+
 def _set_locally(cursor: Any, settings: dict[str, str]) -> None:
     """``SET LOCAL`` each setting (until the end of the transaction or savepoint), in one round trip."""
     cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
@@ -83,12 +99,14 @@ class PgvectorStore(VectorStore):
 
     Options (``VECTOR_STORE["OPTIONS"]``): ``DATABASE`` (alias, default ``"default"``), ``TABLE`` (base
     table name, default ``"dgs_vectors"``), ``M`` and ``EF_CONSTRUCTION`` (HNSW build parameters, 16 and
-    64), ``EF_SEARCH`` (HNSW search breadth, 100) and ``ITERATIVE_SCAN`` (``"strict_order"``,
-    ``"relaxed_order"`` or ``"off"``). django-graph-search's ``table_name``, ``using``, ``hnsw_m`` and
+    64), ``EF_SEARCH`` (HNSW search breadth, 100), ``ITERATIVE_SCAN`` (``"strict_order"``,
+    ``"relaxed_order"`` or ``"off"``), ``EXACT_SEARCH_ROWS`` (filtered searches expected to match at most
+    this many rows are exact, 5000) and ``TEXT_SEARCH_CONFIG`` (PostgreSQL text search configuration of
+    keyword search, ``"english"``). django-graph-search's ``table_name``, ``using``, ``hnsw_m`` and
     ``hnsw_ef_construction`` are accepted; its ``dimension`` and ``distance`` are ignored with a warning.
     """
 
-    capabilities = frozenset({"persistence", "filters"})
+    capabilities = frozenset({"persistence", "filters", "keyword"})
     legacy_options = {
         "table_name": "table", "using": "database", "hnsw_m": "m", "hnsw_ef_construction": "ef_construction",
     }
@@ -102,6 +120,8 @@ class PgvectorStore(VectorStore):
         ef_construction: int = 64,
         ef_search: int = 100,
         iterative_scan: str = "strict_order",
+        exact_search_rows: int = 5000,
+        text_search_config: str = "english",
         dimension: Any = None,
         distance: Any = None,
         **options: Any,
@@ -109,8 +129,8 @@ class PgvectorStore(VectorStore):
         if options:
             raise ConfigurationError(
                 f"VECTOR_STORE['OPTIONS'] for the pgvector store has unknown keys "
-                f"{sorted(k.upper() for k in options)}; it accepts DATABASE, TABLE, M, EF_CONSTRUCTION, EF_SEARCH "
-                f"and ITERATIVE_SCAN."
+                f"{sorted(k.upper() for k in options)}; it accepts DATABASE, TABLE, M, EF_CONSTRUCTION, EF_SEARCH, "
+                f"ITERATIVE_SCAN, EXACT_SEARCH_ROWS and TEXT_SEARCH_CONFIG."
             )
         for legacy, value, reason in (
             ("dimension", dimension, "the table takes the embedder's dimension on its first write"),
@@ -143,11 +163,19 @@ class PgvectorStore(VectorStore):
             raise _option_error(
                 "iterative_scan", f"must be one of {', '.join(ITERATIVE_SCANS)}, not {iterative_scan!r}."
             )
+        if not isinstance(text_search_config, str) or not _TEXT_SEARCH_CONFIG.match(text_search_config):
+            raise _option_error(
+                "text_search_config",
+                f"is {text_search_config!r}; use the name of a PostgreSQL text search configuration, a plain "
+                f"lower-case identifier such as 'english' or 'simple' (`\\dF` in psql lists them).",
+            )
         m = _integer_option("m", m, 2, 100)
         ef_construction = _integer_option("ef_construction", ef_construction, 2 * m, 1000)
         ef_search = _integer_option("ef_search", ef_search, 1, 1000)
+        exact_search_rows = _integer_option("exact_search_rows", exact_search_rows, 0, 10_000_000)
         super().__init__(database=database, table=table, collection=collection, m=m, ef_construction=ef_construction,
-                         ef_search=ef_search, iterative_scan=iterative_scan)
+                         ef_search=ef_search, iterative_scan=iterative_scan, exact_search_rows=exact_search_rows,
+                         text_search_config=text_search_config)
         self.database = database
         self.collection = collection
         self.table = f"{table}_{collection}" if collection else table
@@ -155,6 +183,7 @@ class PgvectorStore(VectorStore):
         self._table_sql, self._meta_table_sql = quote(self.table), quote(self.meta_table)
         self.m, self.ef_construction = m, ef_construction
         self.ef_search, self.iterative_scan = ef_search, iterative_scan
+        self.exact_search_rows, self.text_search_config = exact_search_rows, text_search_config
         # (dimension of the table, pgvector version) once a search has read them; reset when the table goes.
         self._search_setup: Optional[tuple[int, tuple[int, ...]]] = None
 
@@ -180,20 +209,36 @@ class PgvectorStore(VectorStore):
             return if_missing
 
     def _require_table(self, cursor: Any, dimension: int) -> None:
-        """Create the collection's table on first use, and refuse vectors of another dimension."""
-        existing = table_dimension(cursor, self.table)
-        if existing is None:
+        """Create the collection's table on first use (or bring one created by an earlier dgs-pgvector to the
+        current layout), and refuse vectors of another dimension."""
+        columns = table_columns(cursor, self.table)
+        if not columns:
             cursor.execute(DDL_LOCK)
-            existing = table_dimension(cursor, self.table)  # another process may have created it meanwhile
-        if existing is None:
+            columns = table_columns(cursor, self.table)  # another process may have created it meanwhile
+        if not columns:
             ensure_extension(cursor, self.database)
-            for statement in create_table_statements(self.table, dimension, self.m, self.ef_construction):
+            require_text_search_config(cursor, self.text_search_config)
+            for statement in create_table_statements(
+                self.table, dimension, self.m, self.ef_construction, self.text_search_config
+            ):
                 cursor.execute(statement)
-        elif existing != dimension:
+            return
+        if "text_tsv" not in columns:
+            self._upgrade_table(cursor)
+        if columns["embedding"] != dimension:
             raise EmbedderMismatchError(
-                f"The pgvector table {self.table!r} holds {existing}-dimensional vectors; these have {dimension}. "
-                f"Rebuild the index with `manage.py build_search_index --rebuild` (or clear it) to change embedders."
+                f"The pgvector table {self.table!r} holds {columns['embedding']}-dimensional vectors; these have "
+                f"{dimension}. Rebuild the index with `manage.py build_search_index --rebuild` (or drop the "
+                f"collection) to change embedders."
             )
+
+    def _upgrade_table(self, cursor: Any) -> None:
+        """Give a table created before keyword search its ``text_tsv`` column and index."""
+        cursor.execute(DDL_LOCK)
+        if "text_tsv" not in table_columns(cursor, self.table):  # another process may have done it meanwhile
+            require_text_search_config(cursor, self.text_search_config)
+            for statement in upgrade_table_statements(self.table, self.text_search_config):
+                cursor.execute(statement)
 
     # ---------------------------------------------------------------------------------------------
     # Writes
@@ -230,13 +275,14 @@ class PgvectorStore(VectorStore):
             self._run(lambda cursor: cursor.execute(sql, [list(ids)]), None)
 
     def clear(self, models: Optional[Sequence[str]] = None) -> None:
-        """Delete ``models``' documents; without ``models``, drop the table and the embedder record, so the
-        next write may use another embedder (of another dimension)."""
-        if not models:
-            self.drop()
-            return
-        self._run(lambda cursor: cursor.execute(
-            f"DELETE FROM {self._table_sql} WHERE model = ANY(%s)", [[m.lower() for m in models]]), None)
+        """Delete ``models``' documents, or every document. The table and the embedder record stay: the
+        collection still belongs to its embedder, and :meth:`drop` is what forgets both."""
+        if models:
+            sql, params = f"DELETE FROM {self._table_sql} WHERE model = ANY(%s)", [[m.lower() for m in models]]
+        else:
+            # TRUNCATE also empties the indexes at once; a DELETE would leave them to VACUUM.
+            sql, params = f"TRUNCATE {self._table_sql}", None
+        self._run(lambda cursor: cursor.execute(sql, params), None)
 
     def drop(self) -> None:
         """Drop the collection's table and its embedder record."""
@@ -280,39 +326,87 @@ class PgvectorStore(VectorStore):
                 f"FROM {self._table_sql} {where} ORDER BY distance LIMIT %s"
             )
             arguments = [vector_literal(query[None, :])[0], *params, k]
-            settings = {"hnsw.ef_search": str(self.ef_search)}
-            if self.iterative_scan != "off" and version >= (0, 8):  # iterative scans arrived in pgvector 0.8
-                settings["hnsw.iterative_scan"] = self.iterative_scan
-            if filters:
-                # PostgreSQL estimates any jsonb containment to match ~0.1% of rows, so it would answer every
-                # metadata filter by reading all matching rows and sorting them. Ruling out sorts makes it walk
-                # the HNSW index instead, whose cost does not grow with the number of matching rows.
-                settings["enable_sort"] = "off"
-            _set_locally(cursor, settings)
-            cursor.execute(sql, arguments)
-            rows = cursor.fetchall()
-            if len(rows) < k:
-                # The HNSW scan gave up early (a rare filter value past hnsw.max_scan_tuples, or a pgvector without
-                # iterative scans): answer exactly, from the B-tree/GIN indexes or a sequential scan.
-                _set_locally(cursor, {"enable_indexscan": "off", "enable_sort": "on"})
+            if filters and estimated_rows(cursor, self.table, where, params) <= self.exact_search_rows:
+                # Few rows match: reading and sorting them all is exact, and cheaper than walking the HNSW graph
+                # past the many rows that do not match.
+                _set_locally(cursor, _EXACT_SEARCH)
                 cursor.execute(sql, arguments)
                 rows = cursor.fetchall()
-            # Read-only: rolling back also ends the SET LOCALs above, even inside the caller's transaction.
+            else:
+                rows = self._hnsw_search(cursor, sql, arguments, k, version, filtered=bool(filters))
+            # Read-only: rolling back also ends the SET LOCALs, even inside the caller's transaction.
             transaction.set_rollback(True, using=self.database)
             return rows
 
         hits = []
         for doc_id, model, pk, text, metadata, distance in self._run(work, []):
             cosine = 1.0 - distance if distance is not None and math.isfinite(distance) else 0.0  # zero vectors
-            metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
-            hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(cosine)), text, metadata))
+            hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(cosine)), text, _decoded(metadata)))
         hits.sort(key=lambda hit: -hit.score)  # ITERATIVE_SCAN relaxed_order may return neighbours out of order
         return hits
+
+    def _hnsw_search(
+        self, cursor: Any, sql: str, arguments: list[Any], k: int, version: tuple[int, ...], filtered: bool
+    ) -> list[tuple]:
+        """``sql`` answered by walking the HNSW index, re-run exactly if that found fewer than ``k`` rows."""
+        settings = {"hnsw.ef_search": str(self.ef_search)}
+        if self.iterative_scan != "off" and version >= (0, 8):  # iterative scans arrived in pgvector 0.8
+            settings["hnsw.iterative_scan"] = self.iterative_scan
+        if filtered:
+            # The filter is expected to match more than EXACT_SEARCH_ROWS rows, too many to read and sort, but
+            # PostgreSQL's costs may still favour that plan (they do not know iterative scans): ruling out sorts
+            # makes it walk the graph, checking the filter on each row it visits.
+            settings["enable_sort"] = "off"
+        _set_locally(cursor, settings)
+        cursor.execute(sql, arguments)
+        rows = cursor.fetchall()
+        if len(rows) < k:
+            # The HNSW scan gave up early (a filter rarer than estimated, past hnsw.max_scan_tuples, or a pgvector
+            # without iterative scans): answer exactly, from the B-tree/GIN indexes or a sequential scan.
+            _set_locally(cursor, _EXACT_SEARCH)
+            cursor.execute(sql, arguments)
+            rows = cursor.fetchall()
+        return rows
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        """PostgreSQL full-text search: documents whose ``text_tsv`` holds any word of ``query`` (each word
+        analysed by ``plainto_tsquery`` with ``TEXT_SEARCH_CONFIG``, so user text is never tsquery syntax),
+        ranked by ``ts_rank_cd``, with ``models`` and ``filters`` in the same ``WHERE``."""
+        terms = query_terms(query)
+        if k <= 0 or not terms:
+            return []
+        any_term = " || ".join(["plainto_tsquery(%s::regconfig, %s)"] * len(terms))
+        where, params = where_clause(models, filters or (), also=["text_tsv @@ query.terms"])
+        sql = (
+            f"SELECT id, model, pk, text, metadata, ts_rank_cd(text_tsv, query.terms) AS relevance "
+            f"FROM {self._table_sql}, (SELECT {any_term}) AS query(terms) {where} "
+            f"ORDER BY relevance DESC, id LIMIT %s"
+        )
+        arguments = [*(value for term in terms for value in (self.text_search_config, term)), *params, k]
+        try:
+            rows = self._fetch(sql, arguments)
+        except ProgrammingError as exc:
+            if sqlstate(exc) != UNDEFINED_COLUMN:
+                raise
+            # A table created before keyword search: give it the text_tsv column now, then search again.
+            self._run(self._upgrade_table, None)
+            rows = self._fetch(sql, arguments)
+        return [
+            VectorHit(doc_id, model, pk, relevance_to_score(relevance), text, _decoded(metadata))
+            for doc_id, model, pk, text, metadata, relevance in rows
+        ]
 
     def _setup(self, cursor: Any) -> Optional[tuple[int, tuple[int, ...]]]:
         """The table's dimension and the pgvector version, read once per store instance (``None``: no table)."""
         if self._search_setup is None:
-            dimension = table_dimension(cursor, self.table)
+            dimension = table_columns(cursor, self.table).get("embedding")
             if dimension is not None:
                 self._search_setup = (dimension, extension_version(cursor) or (0,))
         return self._search_setup

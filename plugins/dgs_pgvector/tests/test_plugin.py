@@ -19,12 +19,13 @@ def test_entry_point_registers_the_pgvector_store():
 def test_settings_options_reach_the_store():
     store = build_vector_store(BackendConfig("pgvector", {
         "database": "default", "table": "pgv_test_vectors", "collection": "g3", "m": 24, "ef_construction": 96,
-        "ef_search": 64, "iterative_scan": "relaxed_order",
+        "ef_search": 64, "iterative_scan": "relaxed_order", "exact_search_rows": 2000, "text_search_config": "simple",
     }))
     assert (store.database, store.table) == ("default", "pgv_test_vectors_g3")
     assert store.meta_table == "pgv_test_vectors_meta"
     assert (store.m, store.ef_construction, store.ef_search, store.iterative_scan) == (24, 96, 64, "relaxed_order")
-    assert store.capabilities == {"persistence", "filters"}
+    assert (store.exact_search_rows, store.text_search_config) == (2000, "simple")
+    assert store.capabilities == {"persistence", "filters", "keyword"}
 
 
 def test_django_graph_search_option_names_are_accepted():

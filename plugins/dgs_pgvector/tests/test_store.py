@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 
-from dgs_core.base import document_id
+from dgs_core.base import StoredDocument, document_id
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition, matches
 from dgs_core.testing.vector_store import at_cosines, cosine, make_doc, random_vectors
@@ -40,30 +40,93 @@ def rare_corpus(store: PgvectorStore, query: np.ndarray) -> list[str]:
 # -- schema -----------------------------------------------------------------------------------------------------
 
 
-def test_first_write_creates_the_table_with_an_hnsw_index():
+def columns(table: str) -> list[tuple[str, str, str]]:
+    """``(name, type, generation expression)`` of each column of ``table``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), coalesce(pg_get_expr(d.adbin, d.adrelid), '') "
+            "FROM pg_attribute a LEFT JOIN pg_attrdef d ON (d.adrelid, d.adnum) = (a.attrelid, a.attnum) "
+            "AND a.attgenerated = 's' WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum", [table]
+        )
+        return cursor.fetchall()
+
+
+def test_first_write_creates_the_table_with_its_indexes():
     store = PgvectorStore(table=TABLE, m=12, ef_construction=48)
     assert store.search(random_vectors(1, DIMENSION, 0)[0], 5) == [] and not table_exists(TABLE)
+    assert store.keyword_search("anything", 5) == [] and not table_exists(TABLE)
 
     store.upsert([make_doc(PRODUCT, 1, random_vectors(1, DIMENSION, 1)[0])])
 
     definitions = indexes(TABLE)
     assert set(definitions) == {
-        f"{TABLE}_pkey", f"{TABLE}_model_idx", f"{TABLE}_metadata_idx", f"{TABLE}_embedding_idx"
+        f"{TABLE}_pkey", f"{TABLE}_model_idx", f"{TABLE}_metadata_idx", f"{TABLE}_embedding_idx",
+        f"{TABLE}_text_tsv_idx",
     }
     assert "USING hnsw (embedding vector_cosine_ops) WITH (m='12', ef_construction='48')" in (
         definitions[f"{TABLE}_embedding_idx"]
     )
-    assert "USING gin (metadata jsonb_path_ops)" in definitions[f"{TABLE}_metadata_idx"]
+    assert "USING gin (metadata jsonb_path_ops) WITH (fastupdate=off)" in definitions[f"{TABLE}_metadata_idx"]
+    assert "USING gin (text_tsv) WITH (fastupdate=off)" in definitions[f"{TABLE}_text_tsv_idx"]
     assert "USING btree (model)" in definitions[f"{TABLE}_model_idx"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum", [TABLE]
+    assert columns(TABLE) == [
+        ("id", "text", ""), ("model", "text", ""), ("pk", "text", ""), ("text", "text", ""),
+        ("content_hash", "text", ""), ("metadata", "jsonb", ""), ("embedding", f"vector({DIMENSION})", ""),
+        ("text_tsv", "tsvector", "to_tsvector('english'::regconfig, text)"),
+    ]
+
+
+def test_tables_from_before_keyword_search_get_the_text_search_column_on_first_use():
+    """A table of an earlier dgs-pgvector (no text_tsv, a metadata index with a pending list) is brought to the
+    current layout by the first keyword search, or by the first write, of a store instance."""
+    vectors = random_vectors(2, DIMENSION, 15)
+    for first_use in ("keyword_search", "upsert"):
+        PgvectorStore(table=TABLE).upsert([make_doc(PRODUCT, 1, vectors[0], text="Highway to Hell")])
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {TABLE} DROP COLUMN text_tsv")  # drops its index too
+            cursor.execute(f"ALTER INDEX {TABLE}_metadata_idx SET (fastupdate = on)")
+
+        store = PgvectorStore(table=TABLE)
+        if first_use == "upsert":
+            store.upsert([make_doc(PRODUCT, 2, vectors[1], text="Hells Bells")])
+        assert [h.id for h in store.keyword_search("hell", 5)] == [document_id(PRODUCT, 1)] + (
+            [document_id(PRODUCT, 2)] if first_use == "upsert" else []
         )
-        assert cursor.fetchall() == [
-            ("id", "text"), ("model", "text"), ("pk", "text"), ("text", "text"), ("content_hash", "text"),
-            ("metadata", "jsonb"), ("embedding", f"vector({DIMENSION})"),
-        ]
+        assert columns(TABLE)[-1] == ("text_tsv", "tsvector", "to_tsvector('english'::regconfig, text)")
+        definitions = indexes(TABLE)
+        assert "USING gin (text_tsv) WITH (fastupdate=off)" in definitions[f"{TABLE}_text_tsv_idx"], first_use
+        assert "WITH (fastupdate=off)" in definitions[f"{TABLE}_metadata_idx"], first_use
+        store.drop()
+
+
+def test_text_search_config_sets_the_analyser():
+    """'simple' lower-cases words without stemming them; a configuration the database lacks is refused when the
+    table would be created, naming the option and the configurations there are."""
+    store = PgvectorStore(table=TABLE, text_search_config="simple")
+    vectors = random_vectors(2, DIMENSION, 16)
+    store.upsert([make_doc(PRODUCT, 1, vectors[0], text="Quiet guitars"), make_doc(PRODUCT, 2, vectors[1],
+                                                                                  text="One guitar")])
+    assert columns(TABLE)[-1][2] == "to_tsvector('simple'::regconfig, text)"
+    assert [h.id for h in store.keyword_search("GUITARS", 5)] == [document_id(PRODUCT, 1)]
+
+    missing = PgvectorStore(table=TABLE, collection="g1", text_search_config="klingon")
+    with pytest.raises(ConfigurationError, match=r"\['TEXT_SEARCH_CONFIG'\] is 'klingon'.*english.*simple"):
+        missing.upsert([make_doc(PRODUCT, 1, vectors[0])])
+    assert not table_exists(f"{TABLE}_g1")
+
+
+def test_keyword_search_uses_the_full_text_index():
+    store = PgvectorStore(table=TABLE)
+    vectors = random_vectors(300, DIMENSION, 17)
+    store.upsert([make_doc(PRODUCT, i, vectors[i], text=f"track number {i} " + ("zeppelin" if i == 7 else "pop"))
+                  for i in range(300)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+    with connection.execute_wrapper(spy := SearchSpy()):
+        hits = store.keyword_search("Zeppelin!", 5)
+    assert [h.id for h in hits] == [document_id(PRODUCT, 7)] and 0 < hits[0].score < 1
+    assert f"Bitmap Index Scan on {TABLE}_text_tsv_idx" in spy.runs[0].plan, spy.runs[0].plan
 
 
 def test_collections_are_tables_and_the_embedder_record_is_a_row():
@@ -84,7 +147,7 @@ def test_collections_are_tables_and_the_embedder_record_is_a_row():
 
 def test_vectors_beyond_2000_dimensions_are_indexed_as_halfvec():
     dimension = 3072  # e.g. OpenAI text-embedding-3-large
-    store = PgvectorStore(table=TABLE)
+    store = PgvectorStore(table=TABLE, exact_search_rows=0)  # walk the index even for these 20 rows
     vectors = random_vectors(20, dimension, 3)
     store.upsert([make_doc(PRODUCT, i, vectors[i], metadata={"n": i}) for i in range(20)])
 
@@ -116,35 +179,59 @@ def test_a_sql_keyword_is_a_valid_table_name():
 # -- query plans and search settings ----------------------------------------------------------------------------
 
 
-def test_filtered_searches_walk_the_hnsw_index():
-    """EXPLAIN of the queries the store sends: metadata filters and model restrictions are applied while
-    walking the HNSW index, not by reading every matching row and sorting them."""
-    store = PgvectorStore(table=TABLE)
+def filtered_corpus(store: PgvectorStore) -> list[StoredDocument]:
+    """600 documents of two models, three genres, four tags and growing milliseconds, stored and analysed."""
     vectors = random_vectors(600, DIMENSION, 4)
     genres = ["Rock", "Jazz", "Metal"]
-    store.upsert([
+    docs = [
         make_doc(PRODUCT if i % 3 else "shop.review", i, vectors[i],
                  metadata={"genre__name": genres[i % 3], "milliseconds": 1000 * i, "tags__name": [f"t{i % 4}"]})
         for i in range(600)
-    ])
+    ]
+    store.upsert(docs)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {TABLE}")  # the statistics autovacuum would gather on a live site
+    return docs
 
-    searches = [
-        {"filters": [Condition("genre__name", "exact", "Rock")]},
-        {"filters": [Condition("tags__name", "in", ("t1", "t2")), Condition("milliseconds", "lt", 400000)]},
-        {"filters": [Condition("genre__name", "exact", "Jazz")], "models": [PRODUCT]},
-    ]
-    for search in searches:
+
+FILTERED_SEARCHES = [
+    {"filters": [Condition("genre__name", "exact", "Rock")]},
+    {"filters": [Condition("tags__name", "in", ("t1", "t2")), Condition("milliseconds", "lt", 400000)]},
+    {"filters": [Condition("genre__name", "exact", "Jazz")], "models": [PRODUCT]},
+]
+
+
+def test_filters_matching_many_rows_walk_the_hnsw_index():
+    """EXPLAIN of the queries the store sends: filters expected to match more than EXACT_SEARCH_ROWS rows are
+    applied while walking the HNSW index, not by reading every matching row and sorting them."""
+    store = PgvectorStore(table=TABLE, exact_search_rows=50)
+    query = filtered_corpus(store)[0].vector
+    for search in FILTERED_SEARCHES:
         with connection.execute_wrapper(spy := SearchSpy()):
-            hits = store.search(vectors[0], 10, **search)
+            hits = store.search(query, 10, **search)
         assert len(hits) == 10
         assert f"Index Scan using {TABLE}_embedding_idx" in spy.runs[0].plan, (search, spy.runs[0].plan)
         assert "Sort" not in spy.runs[0].plan, spy.runs[0].plan
 
 
+def test_filters_matching_few_rows_are_exact():
+    """Filters expected to match at most EXACT_SEARCH_ROWS rows read those rows and sort them: the hits are the
+    exact nearest matching documents, and the HNSW index is not used."""
+    store = PgvectorStore(table=TABLE)
+    docs = filtered_corpus(store)
+    query = docs[0].vector
+    for search in FILTERED_SEARCHES:
+        with connection.execute_wrapper(spy := SearchSpy()):
+            hits = store.search(query, 10, **search)
+        assert len(spy.runs) == 1 and "embedding_idx" not in spy.runs[0].plan and "Sort" in spy.runs[0].plan
+        matching = [d for d in docs if matches(d.metadata, search["filters"])
+                    and d.model in search.get("models", [d.model])]
+        expected = sorted(matching, key=lambda d: -cosine(query, d.vector))[:10]
+        assert [h.id for h in hits] == [d.id for d in expected], search
+
+
 def test_ef_search_and_iterative_scan_apply_to_the_search_only():
-    store = PgvectorStore(table=TABLE, ef_search=77, iterative_scan="relaxed_order")
+    store = PgvectorStore(table=TABLE, ef_search=77, iterative_scan="relaxed_order", exact_search_rows=0)
     vectors = random_vectors(50, DIMENSION, 5)
     store.upsert([make_doc(PRODUCT, i, vectors[i]) for i in range(50)])
 
@@ -163,7 +250,7 @@ def test_ef_search_and_iterative_scan_apply_to_the_search_only():
 
 def test_search_reruns_exactly_when_the_index_scan_gives_up():
     """pgvector stops an iterative scan after hnsw.max_scan_tuples rows; the store then answers exactly."""
-    store = PgvectorStore(table=TABLE)
+    store = PgvectorStore(table=TABLE, exact_search_rows=0)
     query = random_vectors(1, DIMENSION, 6)[0]
     rare = rare_corpus(store, query)
 
@@ -179,7 +266,7 @@ def test_search_reruns_exactly_when_the_index_scan_gives_up():
 
 def test_without_iterative_scan_filtered_searches_still_return_k_hits():
     """ITERATIVE_SCAN off (and pgvector before 0.8) stops at EF_SEARCH candidates; the exact re-run fills in."""
-    store = PgvectorStore(table=TABLE, iterative_scan="off", ef_search=10)
+    store = PgvectorStore(table=TABLE, iterative_scan="off", ef_search=10, exact_search_rows=0)
     query = random_vectors(1, DIMENSION, 7)[0]
     rare = rare_corpus(store, query)
     hits = store.search(query, 5, filters=[Condition("genre__name", "in", ("Rare", "Unknown"))])
@@ -225,7 +312,7 @@ def test_writes_join_the_callers_transaction():
     assert list(store.iter_ids()) == [document_id(PRODUCT, 2)]
 
 
-def test_another_dimension_is_refused_until_the_collection_is_cleared():
+def test_another_dimension_is_refused_until_the_collection_is_dropped():
     store = PgvectorStore(table=TABLE)
     store.upsert([make_doc(PRODUCT, 1, random_vectors(1, DIMENSION, 10)[0])])
     store.record_embedder("hashing:hashing-16", DIMENSION)
@@ -235,7 +322,12 @@ def test_another_dimension_is_refused_until_the_collection_is_cleared():
     with pytest.raises(EmbedderMismatchError, match="build_search_index --rebuild"):
         store.search(wider, 3)
 
-    store.clear()
+    store.clear()  # the documents go, the table (and its dimension) and the embedder record stay
+    assert store.count() == 0 and table_exists(TABLE)
+    with pytest.raises(EmbedderMismatchError, match="holds 16-dimensional vectors"):
+        store.upsert([make_doc(PRODUCT, 2, wider)])
+
+    store.drop()
     assert store.embedder_info() is None
     store.upsert([make_doc(PRODUCT, 2, wider)])
     assert [h.id for h in store.search(wider, 3)] == [document_id(PRODUCT, 2)]
@@ -344,6 +436,9 @@ def test_missing_extension_is_a_clear_error():
     ({"m": 16, "ef_construction": 20}, "['EF_CONSTRUCTION'] must be an integer from 32 to 1000"),
     ({"ef_search": "40"}, "['EF_SEARCH'] must be an integer"),
     ({"iterative_scan": "on"}, "['ITERATIVE_SCAN'] must be one of strict_order, relaxed_order, off"),
+    ({"exact_search_rows": -1}, "['EXACT_SEARCH_ROWS'] must be an integer from 0 to 10000000"),
+    ({"text_search_config": "english'; DROP TABLE x; --"}, "['TEXT_SEARCH_CONFIG'] is \"english'; DROP"),
+    ({"text_search_config": "public.english"}, "['TEXT_SEARCH_CONFIG'] is 'public.english'; use the name"),
 ])
 def test_bad_options_name_the_option(options, named):
     with pytest.raises(ConfigurationError, match=named.replace("[", r"\[").replace("]", r"\]")):
