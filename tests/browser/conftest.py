@@ -53,7 +53,9 @@ def site_url(db, search_index):
     connection.dec_thread_sharing()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's event loop must be gone before other modules' tests call async views
+# through Django's test client (async_to_sync refuses to run in a thread with a running loop).
+@pytest.fixture(scope="module")
 def chromium():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the browser tests use Debian's Chromium).")
