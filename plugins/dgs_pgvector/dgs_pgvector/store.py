@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import re
 import warnings
@@ -44,14 +45,20 @@ from dgs_pgvector.sql import (
     where_clause,
 )
 
+log = logging.getLogger("dgs_pgvector")
+#: Tables of an earlier layout up to this many rows get the keyword-search column on first use; rewriting a
+#: larger one would lock it against searches for minutes (see :meth:`PgvectorStore._upgrade_table`).
+UPGRADE_MAX_ROWS = 20_000
+_warned_large_tables: set[str] = set()
+
 T = TypeVar("T")
 
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 #: Collections never contain "_", so no collection's table can be named like another table's index.
 _COLLECTION_NAME = re.compile(r"[a-z0-9]{1,9}\Z")
 #: PostgreSQL truncates identifiers beyond 63 bytes; the longest name derived from TABLE adds a
-#: collection ("_" and up to 9 characters) and "_metadata_idx".
-_MAX_BASE_NAME = 63 - 10 - len("_metadata_idx")
+#: collection ("_" and up to 9 characters) and "_embedding_idx".
+_MAX_BASE_NAME = 63 - 10 - len("_embedding_idx")
 ITERATIVE_SCANS = ("strict_order", "relaxed_order", "off")
 #: A plain identifier, so the configuration can be written into the generated column's definition.
 _TEXT_SEARCH_CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
@@ -232,13 +239,32 @@ class PgvectorStore(VectorStore):
                 f"collection) to change embedders."
             )
 
-    def _upgrade_table(self, cursor: Any) -> None:
-        """Give a table created before keyword search its ``text_tsv`` column and index."""
+    def _upgrade_table(self, cursor: Any) -> bool:
+        """Give a table created before keyword search its ``text_tsv`` column and index, if it is small enough
+        to rewrite in a moment (``UPGRADE_MAX_ROWS``); returns whether the table has the column now.
+
+        The rewrite locks the table against reads and writes (minutes for 100,000 rows), so a larger table is
+        left as it is, with a warning: ``build_search_index --rebuild`` fills a new table of the current
+        layout while this one keeps answering, or run the README's statements in a maintenance window.
+        """
         cursor.execute(DDL_LOCK)
-        if "text_tsv" not in table_columns(cursor, self.table):  # another process may have done it meanwhile
-            require_text_search_config(cursor, self.text_search_config)
-            for statement in upgrade_table_statements(self.table, self.text_search_config):
-                cursor.execute(statement)
+        if "text_tsv" in table_columns(cursor, self.table):  # another process did it meanwhile
+            return True
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {self._table_sql} LIMIT %s) AS head",
+                       [UPGRADE_MAX_ROWS + 1])
+        if cursor.fetchone()[0] > UPGRADE_MAX_ROWS:
+            if self.table not in _warned_large_tables:
+                _warned_large_tables.add(self.table)
+                log.warning(
+                    "The pgvector table %r predates keyword search and holds more than %d rows, too many to rewrite "
+                    "while it serves searches: keyword (and hybrid) search answers without its keyword leg until "
+                    "`manage.py build_search_index --rebuild`, or the upgrade statements in dgs-pgvector's README, "
+                    "give it the text_tsv column.", self.table, UPGRADE_MAX_ROWS)
+            return False
+        require_text_search_config(cursor, self.text_search_config)
+        for statement in upgrade_table_statements(self.table, self.text_search_config):
+            cursor.execute(statement)
+        return True
 
     # ---------------------------------------------------------------------------------------------
     # Writes
@@ -395,8 +421,9 @@ class PgvectorStore(VectorStore):
         except ProgrammingError as exc:
             if sqlstate(exc) != UNDEFINED_COLUMN:
                 raise
-            # A table created before keyword search: give it the text_tsv column now, then search again.
-            self._run(self._upgrade_table, None)
+            # A table created before keyword search: give it the text_tsv column now if that is quick.
+            if not self._run(self._upgrade_table, False):
+                return []
             rows = self._fetch(sql, arguments)
         return [
             VectorHit(doc_id, model, pk, relevance_to_score(relevance), text, _decoded(metadata))

@@ -1,5 +1,7 @@
 """What the pgvector store does beyond the contract: its schema, query plans, settings and SQL safety."""
 
+import logging
+
 import numpy as np
 import pytest
 from django.db import connection, transaction
@@ -8,6 +10,7 @@ from dgs_core.base import StoredDocument, document_id
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition, matches
 from dgs_core.testing.vector_store import at_cosines, cosine, make_doc, random_vectors
+from dgs_pgvector import store as store_module
 from dgs_pgvector.sql import ensure_extension
 from dgs_pgvector.store import PgvectorStore
 from tests.conftest import TABLE, SearchSpy
@@ -98,6 +101,25 @@ def test_tables_from_before_keyword_search_get_the_text_search_column_on_first_u
         assert "USING gin (text_tsv) WITH (fastupdate=off)" in definitions[f"{TABLE}_text_tsv_idx"], first_use
         assert "WITH (fastupdate=off)" in definitions[f"{TABLE}_metadata_idx"], first_use
         store.drop()
+
+
+def test_a_large_table_from_before_keyword_search_is_never_rewritten_while_it_serves(monkeypatch, caplog):
+    """Rewriting a large table would lock it against searches for minutes: it keeps working without keyword
+    search, and a warning names the two ways to upgrade it."""
+    monkeypatch.setattr(store_module, "UPGRADE_MAX_ROWS", 1)
+    vectors = random_vectors(3, DIMENSION, 16)
+    store = PgvectorStore(table=TABLE)
+    store.upsert([make_doc(PRODUCT, i, vectors[i], text="Highway to Hell") for i in range(2)])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} DROP COLUMN text_tsv")
+    again = PgvectorStore(table=TABLE)
+    with caplog.at_level(logging.WARNING, logger="dgs_pgvector"):
+        assert again.keyword_search("hell", 5) == []
+        again.upsert([make_doc(PRODUCT, 2, vectors[2], text="Hells Bells")])
+    assert "text_tsv" not in [name for name, *_ in columns(TABLE)]
+    assert [h.id for h in again.search(vectors[2], 1)] == [document_id(PRODUCT, 2)]
+    assert "--rebuild" in caplog.text and "README" in caplog.text
+    again.drop()
 
 
 def test_text_search_config_sets_the_analyser():
