@@ -41,8 +41,10 @@ CHUNK_BYTES = 7
 STRING_CHUNKS = 5
 STRING_PREFIX_BYTES = CHUNK_BYTES * STRING_CHUNKS - 1
 
-#: A clause no document satisfies (every document has a non-empty model label).
+#: A clause no document satisfies, and one every document satisfies (every document has a non-empty model
+#: label): Chroma's delete() needs a ``where`` even to delete everything.
 MATCHES_NOTHING = {MODEL_KEY: {"$eq": ""}}
+MATCHES_EVERYTHING = {MODEL_KEY: {"$ne": ""}}
 
 
 def chroma_metadata(model: str, pk: str, content_hash: str, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 chromadb is imported on first use, so Django start-up never pays for it. Vectors always come from dgs's
 embedder and are passed explicitly; collections are opened with ``embedding_function=None``, so Chroma
-never builds (or downloads) its default embedding model.
+never builds (or downloads) its default embedding model. Keyword search uses an SQLite FTS5 sidecar
+(:mod:`dgs_chroma.keyword`), written in the same calls as Chroma.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Optional, TypeVar
 
 import numpy as np
 
-from dgs_chroma.metadata import HASH_KEY, MODEL_KEY, PK_KEY, chroma_metadata, original_metadata, where_clause
+from dgs_chroma.keyword import KeywordSidecar, KeywordWrites
+from dgs_chroma.metadata import (
+    HASH_KEY,
+    MATCHES_EVERYTHING,
+    MODEL_KEY,
+    PK_KEY,
+    chroma_metadata,
+    original_metadata,
+    where_clause,
+)
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition, matches
@@ -29,6 +40,10 @@ T = TypeVar("T")
 FORMAT_KEY, FORMAT = "dgs:format", 1
 EMBEDDER_KEY = "dgs:embedder"
 DIMENSION_KEY = "dgs:dimension"
+
+#: A restricted search looks for its k hits among the PROBE_FACTOR * k nearest documents before it has Chroma
+#: apply a ``where`` (see ChromaVectorStore.search).
+PROBE_FACTOR = 4
 
 METRICS = ("cosine", "l2", "ip")
 #: Metric names django_graph_search accepted for its ``DISTANCE_METRIC``.
@@ -50,12 +65,16 @@ class ChromaVectorStore(VectorStore):
     """Vector store ``chroma``: a Chroma collection, embedded (``PATH``) or on a server (``HOST``/``PORT``).
 
     Options (``VECTOR_STORE["OPTIONS"]``): ``PATH``, or ``HOST``, ``PORT`` (8000), ``SSL`` (False),
-    ``HEADERS``; ``COLLECTION_NAME`` ("dgs") and ``METRIC`` ("cosine", "l2" or "ip", for new collections).
-    Core adds ``collection`` ("g1", "g2", ...) for the collections of zero-downtime rebuilds, stored as
-    ``<COLLECTION_NAME>-<collection>``. See the package README.
+    ``HEADERS``; ``COLLECTION_NAME`` ("dgs") and ``METRIC`` ("cosine", "l2" or "ip", for new collections);
+    ``KEYWORD_PATH`` (default ``PATH``), the directory of the keyword index. Core adds ``collection`` ("g1",
+    "g2", ...) for the collections of zero-downtime rebuilds, stored as ``<COLLECTION_NAME>-<collection>``.
+    See the package README.
+
+    ``capabilities`` lacks ``"keyword"`` on an instance that has no keyword index (a server without
+    ``KEYWORD_PATH``).
     """
 
-    capabilities = frozenset({"persistence", "filters"})
+    capabilities = frozenset({"persistence", "filters", "keyword"})
     legacy_options = {"persist_directory": "path", "distance_metric": "metric"}
 
     def __init__(
@@ -67,17 +86,18 @@ class ChromaVectorStore(VectorStore):
         headers: Optional[Mapping[str, str]] = None,
         collection_name: str = "dgs",
         metric: str = "cosine",
+        keyword_path: Optional[str] = None,
         collection: str = "",
         **options: Any,
     ) -> None:
         if options:
             raise ConfigurationError(
                 f"VECTOR_STORE['OPTIONS'] for the chroma store has unknown keys {sorted(k.upper() for k in options)}; "
-                "it accepts PATH (embedded), or HOST, PORT, SSL and HEADERS (a Chroma server), plus COLLECTION_NAME "
-                "and METRIC."
+                "it accepts PATH (embedded), or HOST, PORT, SSL and HEADERS (a Chroma server), plus COLLECTION_NAME, "
+                "METRIC and KEYWORD_PATH."
             )
-        super().__init__(path=path, host=host, port=port, ssl=ssl, headers=headers,
-                         collection_name=collection_name, metric=metric, collection=collection)
+        super().__init__(path=path, host=host, port=port, ssl=ssl, headers=headers, collection_name=collection_name,
+                         metric=metric, keyword_path=keyword_path, collection=collection)
         if bool(path) == bool(host):
             raise ConfigurationError(
                 "VECTOR_STORE['OPTIONS'] for the chroma store needs exactly one of PATH (a directory for embedded "
@@ -104,12 +124,22 @@ class ChromaVectorStore(VectorStore):
                 raise ConfigurationError(f"VECTOR_STORE['OPTIONS']['PORT'] is {port!r}; use a port number.") from None
             if headers is not None and not isinstance(headers, Mapping):
                 raise ConfigurationError("VECTOR_STORE['OPTIONS']['HEADERS'] must be a dict of header names to values.")
+        if keyword_path is not None and not isinstance(keyword_path, (str, os.PathLike)):
+            raise ConfigurationError(
+                f"VECTOR_STORE['OPTIONS']['KEYWORD_PATH'] is {keyword_path!r}; use the path of a directory."
+            )
         self.path = os.path.abspath(path) if path else None
+        keyword_path = keyword_path or self.path
+        #: The keyword index (BM25 sidecar), or None on a server without KEYWORD_PATH.
+        self.keywords = KeywordSidecar(os.path.abspath(keyword_path), self.name) if keyword_path else None
+        if self.keywords is None:
+            self.capabilities = type(self).capabilities - {"keyword"}
         self.host, self.port, self.ssl = host, port, ssl
         self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self._client = None  # chromadb's ClientAPI, built on first use
         self._collection = None  # chromadb's Collection, fetched (or created by a write) on first use
         self._space = self.metric  # the metric of the collection actually opened
+        self._warned_unindexed = False  # keyword_search's warning about documents missing from the keyword index
         self._lock = threading.RLock()
 
     @property
@@ -220,6 +250,11 @@ class ChromaVectorStore(VectorStore):
     # Writes
     # ---------------------------------------------------------------------------------------------
 
+    def _writing(self) -> AbstractContextManager[Optional[KeywordWrites]]:
+        """Wraps one Chroma write: the keyword index's transaction (None when there is no keyword index),
+        which the write fills after Chroma accepted it and which commits only if the whole block succeeds."""
+        return self.keywords.writing() if self.keywords else nullcontext()
+
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
         latest = list({doc.id: doc for doc in documents}.values())  # Chroma refuses an id twice in one request
         if not latest:
@@ -230,12 +265,15 @@ class ChromaVectorStore(VectorStore):
 
         def write(collection) -> None:
             for batch in self._batches(latest):
-                collection.upsert(
-                    ids=[doc.id for doc in batch],
-                    embeddings=normalize_rows(np.stack([np.asarray(d.vector, np.float32).ravel() for d in batch])),
-                    documents=[doc.text for doc in batch],
-                    metadatas=[chroma_metadata(d.model, d.pk, d.content_hash, d.metadata) for d in batch],
-                )
+                with self._writing() as keywords:
+                    collection.upsert(
+                        ids=[doc.id for doc in batch],
+                        embeddings=normalize_rows(np.stack([np.asarray(d.vector, np.float32).ravel() for d in batch])),
+                        documents=[doc.text for doc in batch],
+                        metadatas=[chroma_metadata(d.model, d.pk, d.content_hash, d.metadata) for d in batch],
+                    )
+                    if keywords:
+                        keywords.upsert(batch)
 
         self._use(write, create=True)
 
@@ -244,18 +282,25 @@ class ChromaVectorStore(VectorStore):
 
         def remove(collection) -> None:
             for batch in self._batches(ids):
-                collection.delete(ids=list(batch))
+                with self._writing() as keywords:
+                    collection.delete(ids=list(batch))
+                    if keywords:
+                        keywords.delete(batch)
 
         if ids:
             self._use(remove)
 
     def clear(self, models: Optional[Sequence[str]] = None) -> None:
-        """Delete the documents of ``models``; without ``models``, the whole collection (embedder record too)."""
-        if not models:
-            self.drop()
-            return
-        labels = [m.lower() for m in models]
-        self._use(lambda collection: collection.delete(where={MODEL_KEY: {"$in": labels}}))
+        """Delete the documents of ``models``, or all of them; the collection and its embedder record stay."""
+        labels = [m.lower() for m in models] if models else None
+
+        def remove(collection) -> None:
+            with self._writing() as keywords:
+                collection.delete(where={MODEL_KEY: {"$in": labels}} if labels else MATCHES_EVERYTHING)
+                if keywords:
+                    keywords.clear(labels)
+
+        self._use(remove)
 
     def record_embedder(self, embedder_id: str, dimension: int) -> None:
         def record(collection) -> None:
@@ -267,11 +312,13 @@ class ChromaVectorStore(VectorStore):
         self._use(record, create=True)
 
     def drop(self) -> None:
-        """Delete the Chroma collection; the next write creates it again, empty."""
-        with self._lock:
+        """Delete the Chroma collection and its keyword tables; the next write creates them again, empty."""
+        with self._lock, self._writing() as keywords:
             # A collection another process dropped meanwhile is found missing on the retry: nothing to do.
             self._use(lambda _: self._connect().delete_collection(self.name))
             self._collection = None
+            if keywords:
+                keywords.drop()
 
     # ---------------------------------------------------------------------------------------------
     # Reads
@@ -285,31 +332,125 @@ class ChromaVectorStore(VectorStore):
         models: Optional[Sequence[str]] = None,
         filters: Optional[Sequence[Condition]] = None,
     ) -> list[VectorHit]:
+        """The ``k`` nearest documents of ``models`` that pass ``filters``.
+
+        Chroma (embedded and ``chroma run``) answers a query with a ``where`` by first reading every id the
+        ``where`` matches from SQLite, then searching HNSW among them, so the more documents match, the slower
+        it is: at 100k documents 0.05-0.15 s for a ``where`` matching 4 %, 0.3-1.3 s for one matching all,
+        against a few ms without. Core restricts every search to its models, which usually hold every
+        document. So a restricted search tries the cheapest answer first:
+
+        1. the nearest documents without a ``where``: the ``k`` nearest, as an unrestricted search reads them,
+           then up to ``PROBE_FACTOR * k`` if enough of those passed (:meth:`_nearest_passing`);
+        2. when too few of those pass (a selective filter), Chroma's ``where`` on the filters alone, which
+           leaves out the models clause that matches nearly everything;
+        3. when that still finds fewer than ``k`` of the models, the ``where`` on models and filters.
+        """
         if k <= 0:
             return []
         query = normalize_rows(vector)
+        labels = frozenset(m.lower() for m in models) if models else None
         conditions = list(filters or [])
-        where = where_clause([m.lower() for m in models] if models else None, conditions)
+
+        def passes(hit: VectorHit) -> bool:
+            # Hits of a where are checked too: it can accept a few documents too many (see metadata.where_clause).
+            return (labels is None or hit.model in labels) and matches(hit.metadata, conditions)
 
         def nearest(collection) -> list[VectorHit]:
-            wanted = k
-            while True:
-                found = collection.query(query_embeddings=query, n_results=wanted, where=where,
-                                         include=["documents", "metadatas", "distances"])
-                hits = self._hits(found)
-                # The where can accept a few documents too many (see metadata.where_clause): drop them, and
-                # ask for more when that left fewer than k of a full answer.
-                kept = [hit for hit in hits if matches(hit.metadata, conditions)] if conditions else hits
-                if len(kept) >= k or len(found["ids"][0]) < wanted:
-                    return kept[:k]
-                wanted *= 2
+            if labels is None and not conditions:
+                return self._query(collection, query, k, None, passes)
+            hits = self._nearest_passing(collection, query, k, passes)
+            if hits is None and conditions:
+                hits = self._query(collection, query, k, where_clause(None, conditions), passes, until_k=False)
+            if hits is None:
+                hits = self._query(collection, query, k, where_clause(sorted(labels or ()), conditions), passes)
+            return hits
 
         return self._use(nearest, empty=[])
 
-    def _hits(self, found: Mapping[str, Any]) -> list[VectorHit]:
-        ids, texts = found["ids"][0], found["documents"][0]
-        metadatas, distances = found["metadatas"][0], np.asarray(found["distances"][0], dtype=np.float64)
-        scores = cosine_to_score(distance_to_cosine(self._space, distances))
+    def _query(self, collection, query: np.ndarray, k: int, where: Optional[dict[str, Any]],
+               passes: Callable[[VectorHit], bool], *, until_k: bool = True) -> Optional[list[VectorHit]]:
+        """The ``k`` nearest hits under ``where`` that ``passes`` accepts. When fewer than ``k`` of a full
+        answer pass: ask for twice as many (``until_k``), or return ``None``."""
+        wanted = k
+        while True:
+            found = collection.query(query_embeddings=query, n_results=wanted, where=where,
+                                     include=["documents", "metadatas", "distances"])
+            kept = [hit for hit in self._hits(found["ids"][0], found["documents"][0], found["metadatas"][0],
+                                              found["distances"][0]) if passes(hit)]
+            if len(kept) >= k or len(found["ids"][0]) < wanted:  # enough, or every match was seen
+                return kept[:k]
+            if not until_k:
+                return None
+            wanted *= 2
+
+    def _nearest_passing(self, collection, query: np.ndarray, k: int,
+                         passes: Callable[[VectorHit], bool]) -> Optional[list[VectorHit]]:
+        """The ``k`` nearest hits that ``passes`` accepts, found among the ``PROBE_FACTOR * k`` nearest
+        documents of the collection; ``None`` when too few of those pass.
+
+        The nearest ``k`` are read whole, as an unrestricted search reads them (usually they all pass). For
+        the others only ids and distances are asked first; their text and metadata, which cost far more, are
+        read only if the share of the first ``k`` that passed says enough of them will.
+        """
+        found = collection.query(query_embeddings=query, n_results=k, include=["documents", "metadatas", "distances"])
+        first = found["ids"][0]
+        kept = [hit for hit in self._hits(first, found["documents"][0], found["metadatas"][0], found["distances"][0])
+                if passes(hit)]
+        if len(kept) >= k or len(first) < k:  # enough, or every document was seen
+            return kept
+        if len(kept) * PROBE_FACTOR < len(first):  # at this share the others cannot make up k
+            return None
+        read = set(first)
+        found = collection.query(query_embeddings=query, n_results=PROBE_FACTOR * k, include=["distances"])
+        others = [(doc_id, distance) for doc_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
+                  if doc_id not in read]
+        kept.extend(hit for hit in self._read_hits(collection, others) if passes(hit))
+        kept.sort(key=lambda hit: hit.score, reverse=True)
+        return kept[:k] if len(kept) >= k else None
+
+    def _read_hits(self, collection, ranked: Sequence[tuple[str, float]]) -> list[VectorHit]:
+        """Hits for ``(id, distance)`` pairs, in their order, with text and metadata read from Chroma."""
+        if not ranked:
+            return []
+        found = collection.get(ids=[doc_id for doc_id, _ in ranked], include=["documents", "metadatas"])
+        records = dict(zip(found["ids"], zip(found["documents"], found["metadatas"], strict=True), strict=True))
+        present = [(doc_id, distance) for doc_id, distance in ranked if doc_id in records]  # deleted meanwhile
+        return self._hits([doc_id for doc_id, _ in present], [records[doc_id][0] for doc_id, _ in present],
+                          [records[doc_id][1] for doc_id, _ in present], [distance for _, distance in present])
+
+    def keyword_search(
+        self,
+        query: str,
+        k: int,
+        *,
+        models: Optional[Sequence[str]] = None,
+        filters: Optional[Sequence[Condition]] = None,
+    ) -> list[VectorHit]:
+        """The ``k`` best documents for ``query`` by BM25 over the keyword index (see :mod:`dgs_chroma.keyword`)."""
+        if self.keywords is None:
+            raise ConfigurationError(
+                f"The chroma store on the server {self.location} has no keyword index: set "
+                "VECTOR_STORE['OPTIONS']['KEYWORD_PATH'] to a directory that every process of the site shares "
+                "(see the dgs-chroma README), or search with mode='vector'."
+            )
+        hits = self.keywords.search(query, k, models=models, filters=filters)
+        if hits is None:  # nothing was ever written to this keyword index
+            if not self._warned_unindexed and self.count():
+                self._warned_unindexed = True
+                log.warning(
+                    "The Chroma collection %r at %s holds documents that its keyword index %s lacks (written by a "
+                    "dgs-chroma without keyword search, or by processes with another KEYWORD_PATH), so keyword "
+                    "search finds nothing. Run `python manage.py build_search_index --rebuild`.",
+                    self.name, self.location, self.keywords.file,
+                )
+            return []
+        return hits
+
+    def _hits(self, ids: Sequence[str], texts: Sequence[Optional[str]],
+              metadatas: Sequence[Optional[dict[str, Any]]], distances: Sequence[float]) -> list[VectorHit]:
+        """Hits from Chroma's columns (one entry per document), scored from the distances."""
+        scores = cosine_to_score(distance_to_cosine(self._space, np.asarray(distances, dtype=np.float64)))
         return [
             VectorHit(doc_id, meta[MODEL_KEY], meta[PK_KEY], float(score), text or "", original_metadata(meta))
             for doc_id, text, meta, score in zip(ids, texts, metadatas, scores, strict=True)

@@ -29,11 +29,13 @@ class TestChromaEmbedded(VectorStoreContract):
 
 
 class TestChromaServer(TestChromaEmbedded):
-    """The same suite over HTTP; each test uses its own collections on the session's server and drops them."""
+    """The same suite over HTTP; each test uses its own collections on the session's server and drops them,
+    and keeps its keyword index in its own KEYWORD_PATH."""
 
     @pytest.fixture
-    def options(self, chroma_server):
-        return {"host": "127.0.0.1", "port": chroma_server.port, "collection_name": f"test-{uuid.uuid4().hex}"}
+    def options(self, chroma_server, tmp_path):
+        return {"host": "127.0.0.1", "port": chroma_server.port, "collection_name": f"test-{uuid.uuid4().hex}",
+                "keyword_path": str(tmp_path / "keyword")}
 
     @pytest.fixture
     def store(self, options):

@@ -35,3 +35,23 @@ def test_a_server_that_goes_away_is_reported_and_the_store_recovers_when_it_is_b
     finally:
         store.close()
         server.stop()
+
+
+def test_writes_the_server_refuses_leave_the_keyword_index_as_it_was(tmp_path):
+    """The keyword index is local: it answers while the server is down, and a write the server did not take
+    (upsert or delete) is rolled back there too."""
+    server = ChromaServer.start(tmp_path / "data")
+    store = ChromaVectorStore(host="127.0.0.1", port=server.port, keyword_path=str(tmp_path / "keyword"))
+    vectors = random_vectors(2, DIMENSION, seed=3)
+    try:
+        store.upsert([make_doc(PRODUCT, 1, vectors[0], text="guitar")])
+        server.stop()
+        with pytest.raises(BackendUnavailable):
+            store.upsert([make_doc(PRODUCT, 2, vectors[1], text="xylophone")])
+        with pytest.raises(BackendUnavailable):
+            store.delete([document_id(PRODUCT, 1)])
+        assert store.keyword_search("xylophone", 5) == []
+        assert [h.id for h in store.keyword_search("guitar", 5)] == [document_id(PRODUCT, 1)]
+    finally:
+        store.close()
+        server.stop()

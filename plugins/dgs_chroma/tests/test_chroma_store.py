@@ -7,12 +7,14 @@ import chromadb
 import pytest
 from chromadb.config import Settings
 
+from dgs_chroma.metadata import where_clause
 from dgs_chroma.store import ChromaVectorStore
 from dgs_core.base import cosine_to_score, document_id
 from dgs_core.components import build_vector_store
 from dgs_core.conf import BackendConfig
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
-from dgs_core.testing.vector_store import PRODUCT, REVIEW, cosine, make_doc, random_vectors
+from dgs_core.filters import Condition
+from dgs_core.testing.vector_store import PRODUCT, REVIEW, at_cosines, cosine, make_doc, random_vectors
 
 DIMENSION = 16
 
@@ -84,18 +86,19 @@ def test_collections_of_rebuilds_are_named_after_the_base_collection(open_store,
     assert [c.name for c in raw_client.list_collections()] == ["shop"]
 
 
-def test_clear_by_another_instance_leaves_this_one_working(open_store):
-    """``clear()`` drops the collection; a process still holding it finds the new one on its next call."""
+def test_drop_by_another_instance_leaves_this_one_working(open_store):
+    """``drop()`` deletes the collection; a process still holding it finds the new one on its next call."""
     vectors = random_vectors(3, DIMENSION, seed=6)
     web, command = open_store(), open_store()
-    web.upsert([make_doc(PRODUCT, 1, vectors[0])])
+    web.upsert([make_doc(PRODUCT, 1, vectors[0], text="first")])
     assert web.count() == 1
     command.record_embedder("test:model-a", DIMENSION)
-    command.clear()
+    command.drop()
 
-    assert web.count() == 0 and web.embedder_info() is None
-    web.upsert([make_doc(REVIEW, 2, vectors[1])])
+    assert web.count() == 0 and web.embedder_info() is None and web.keyword_search("first", 5) == []
+    web.upsert([make_doc(REVIEW, 2, vectors[1], text="second")])
     assert [h.id for h in command.search(vectors[1], 5)] == [document_id(REVIEW, 2)]
+    assert [h.id for h in command.keyword_search("second", 5)] == [document_id(REVIEW, 2)]
 
 
 def test_the_embedder_record_survives_other_instances_writes_and_clear_of_models(open_store):
@@ -106,6 +109,40 @@ def test_the_embedder_record_survives_other_instances_writes_and_clear_of_models
     store.clear([PRODUCT])
     assert list(store.iter_ids()) == [document_id(REVIEW, 1)]
     assert open_store().embedder_info() == {"embedder": "test:model-a", "dimension": DIMENSION}
+
+
+def test_a_where_reaches_chroma_only_when_too_few_of_the_nearest_documents_pass(open_store, monkeypatch):
+    """Chroma reads every id a ``where`` matches before searching, so the models restriction core sends with
+    every search, or a filter most documents pass, would cost more than the search. Those searches are
+    answered from the nearest documents without a ``where``; a selective filter still finds its k hits
+    through Chroma's ``where``, first on the filters alone, then with the models too."""
+    wheres = []
+    query = random_vectors(1, DIMENSION, seed=14)[0]
+    near = at_cosines(query, [0.95 - i * 0.01 for i in range(40)], seed=15)
+    far = at_cosines(query, [0.1, 0.09, 0.08], seed=16)
+    store = open_store()
+    store.upsert([make_doc(PRODUCT, i, v, metadata={"genre": "Pop", "side": i % 2}) for i, v in enumerate(near)])
+    store.upsert([make_doc(REVIEW, i, v, metadata={"genre": "Rare"}) for i, v in enumerate(far)])
+    query_chroma = chromadb.Collection.query
+    monkeypatch.setattr(chromadb.Collection, "query",
+                        lambda self, **kwargs: wheres.append(kwargs.get("where")) or query_chroma(self, **kwargs))
+
+    hits = store.search(query, 5, models=[PRODUCT])
+    assert [h.id for h in hits] == [document_id(PRODUCT, i) for i in range(5)] and wheres == [None]
+    wheres.clear()
+    assert len(store.search(query, 5, models=[PRODUCT], filters=[Condition("genre", "exact", "Pop")])) == 5
+    assert wheres == [None]
+    wheres.clear()
+    hits = store.search(query, 5, models=[PRODUCT], filters=[Condition("side", "exact", 1)])  # half the nearest pass
+    assert [h.id for h in hits] == [document_id(PRODUCT, i) for i in range(1, 10, 2)] and wheres == [None, None]
+    wheres.clear()
+    rare = [Condition("genre", "exact", "Rare")]
+    hits = store.search(query, 3, models=[PRODUCT, REVIEW], filters=rare)
+    assert [h.id for h in hits] == [document_id(REVIEW, i) for i in range(3)]
+    assert wheres == [None, where_clause(None, rare)]
+    wheres.clear()
+    assert store.search(query, 3, models=[PRODUCT], filters=rare) == []
+    assert wheres == [None, where_clause(None, rare), where_clause([PRODUCT], rare)]
 
 
 def test_vectors_of_another_dimension_are_an_embedder_mismatch(open_store):
