@@ -1,4 +1,4 @@
-"""The demo's public search page: one form, results with score, indexed text and an admin link."""
+"""The demo's public search page: one form, results with score, what matched, indexed text and an admin link."""
 
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -19,16 +19,20 @@ def _admin_url(hit) -> str | None:
 
 
 def search_page(request):
-    """``GET /?q=...&model=app.Model``: search the configured models (all when ``model`` is empty).
+    """``GET /?q=...&model=app.Model&mode=hybrid``: search the configured models (all when ``model`` is empty)
+    by the chosen mode (the configured default when ``mode`` is empty).
 
     A bad query or model answers 400, and an unreachable backend or an index built by another embedder
     503, each with its message on the page.
     """
     query = request.GET.get("q")
     model = request.GET.get("model", "")
+    mode = request.GET.get("mode", "")
     context = {
         "query": query or "",
         "model": model,
+        "mode": mode,
+        "modes": [("", "Default"), ("hybrid", "Hybrid"), ("vector", "By meaning"), ("keyword", "By words")],
         "models": [(m.model_label, m.model._meta.verbose_name_plural.capitalize()) for m in get_config().models],
         "results": None,
         "error": None,
@@ -36,7 +40,7 @@ def search_page(request):
     status = 200
     if query is not None:
         try:
-            hits = search(query, models=model or None, limit=RESULTS_PER_PAGE)
+            hits = search(query, models=model or None, limit=RESULTS_PER_PAGE, mode=mode or None, request=request)
             context["results"] = [
                 {"hit": hit, "object": hit.object, "admin_url": _admin_url(hit)} for hit in hits
             ]
