@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dgs_core.evaluation import percentile
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIR = REPO_ROOT / "example"
 
@@ -102,17 +104,6 @@ def chinook_querysets(workload: Workload) -> dict[str, Any]:
     if workload.track_limit:
         tracks = tracks.filter(pk__lte=workload.track_limit)
     return {"chinook.track": tracks, "chinook.album": Album.objects.all(), "chinook.artist": Artist.objects.all()}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    """The ``q`` percentile (0-100) with linear interpolation between samples; NaN for none."""
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def summarize(samples_s: list[float]) -> dict[str, float]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
+
 #: What a judged query tests: by meaning (paraphrase), by a name or rare word, by facts on related rows.
 KINDS = ("meaning", "name", "related")
 #: The row of all kinds together in a summary.
@@ -202,14 +204,8 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], cutoff: int = 
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` percentile (0-100), linear between samples; NaN for none."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """The ``q`` percentile (0-100), linear between samples (numpy's default); NaN for none."""
+    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def unique(ids: Iterable[str]) -> list[str]:
