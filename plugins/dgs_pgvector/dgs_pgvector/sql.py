@@ -2,7 +2,8 @@
 
 Everything a caller supplies (filter keys and values, ids, model labels, vectors, search words) travels as
 a bound parameter. Only table names, the integer index parameters and the text search configuration are
-written into statements, and :mod:`dgs_pgvector.store` validates them before they get here.
+written into statements, and :mod:`dgs_pgvector.store` validates them before they get here (it also writes in its
+own BM25 constant).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class SearchSpy:
         self.runs: list[SearchRun] = []
 
     def __call__(self, execute, sql, params, many, context):
-        if not sql.lstrip().startswith("SELECT id, model, pk, text, metadata"):
+        if "SELECT id, model, pk, text, metadata" not in sql:  # keyword search's statement starts with WITH
             return execute(sql, params, many, context)
         # The raw psycopg connection: the same session and transaction, without re-entering this wrapper.
         with context["connection"].connection.cursor() as raw:

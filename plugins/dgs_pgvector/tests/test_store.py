@@ -139,16 +139,33 @@ def test_text_search_config_sets_the_analyser():
 
 
 def test_keyword_search_uses_the_full_text_index():
+    """Both the document frequency of each word and the matching documents are read from the GIN index."""
     store = PgvectorStore(table=TABLE)
-    vectors = random_vectors(300, DIMENSION, 17)
+    vectors = random_vectors(3000, DIMENSION, 17)
     store.upsert([make_doc(PRODUCT, i, vectors[i], text=f"track number {i} " + ("zeppelin" if i == 7 else "pop"))
-                  for i in range(300)])
+                  for i in range(3000)])
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {TABLE}")
     with connection.execute_wrapper(spy := SearchSpy()):
         hits = store.keyword_search("Zeppelin!", 5)
     assert [h.id for h in hits] == [document_id(PRODUCT, 7)] and 0 < hits[0].score < 1
-    assert f"Bitmap Index Scan on {TABLE}_text_tsv_idx" in spy.runs[0].plan, spy.runs[0].plan
+    assert spy.runs[0].plan.count(f"Bitmap Index Scan on {TABLE}_text_tsv_idx") == 2, spy.runs[0].plan
+
+
+def test_keyword_search_weighs_rare_words_above_common_ones():
+    """BM25: "floyd" is in one document of 22 and "song" in all, so the document with both outranks the one
+    saying "song" twice (ts_rank_cd, without IDF, tied them), before ANALYZE (the documents are counted) and
+    after (the planner's row count)."""
+    store = PgvectorStore(table=TABLE)
+    vectors = random_vectors(22, DIMENSION, 18)
+    texts = ["song song", "Floyd song", *(f"a song, take {i}" for i in range(20))]
+    store.upsert([make_doc(PRODUCT, pk, vectors[pk], text=text) for pk, text in enumerate(texts)])
+    for statistics in ("none", "analysed"):
+        hits = store.keyword_search("songs by Floyd", 3)
+        assert [h.id for h in hits[:2]] == [document_id(PRODUCT, 1), document_id(PRODUCT, 0)], statistics
+        assert 1 > hits[0].score > hits[1].score > hits[2].score > 0, statistics
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {TABLE}")
 
 
 def test_collections_are_tables_and_the_embedder_record_is_a_row():
