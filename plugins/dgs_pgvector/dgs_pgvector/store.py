@@ -25,7 +25,7 @@ from django.db import ProgrammingError, connections, transaction
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition
-from dgs_core.lexical import query_terms, relevance_to_score
+from dgs_core.lexical import MAX_QUERY_TERMS, query_terms, relevance_to_score
 from dgs_pgvector.sql import (
     DDL_LOCK,
     UNDEFINED_COLUMN,
@@ -62,6 +62,8 @@ _MAX_BASE_NAME = 63 - 10 - len("_embedding_idx")
 ITERATIVE_SCANS = ("strict_order", "relaxed_order", "off")
 #: A plain identifier, so the configuration can be written into the generated column's definition.
 _TEXT_SEARCH_CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+#: Punctuation between word characters, which PostgreSQL's parser may keep inside one lexeme ("AC/DC" is `ac/dc`).
+_INNER_PUNCTUATION = re.compile(r"\w[^\w\s]+\w")
 #: Planner settings of an exact search: the matching rows are read (from the GIN or B-tree indexes, or the
 #: table) and sorted by distance, instead of walking the HNSW graph.
 _EXACT_SEARCH = {"enable_indexscan": "off", "enable_sort": "on"}
@@ -130,6 +132,17 @@ def _set_locally(cursor: Any, settings: dict[str, str]) -> None:
     """``SET LOCAL`` each setting (until the end of the transaction or savepoint), in one round trip."""
     cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
                    [item for pair in settings.items() for item in pair])
+
+
+def _search_words(query: str) -> list[str]:
+    """The words of ``query`` (``query_terms``), then each space-separated run with punctuation inside it, whole.
+
+    PostgreSQL's parser keeps such runs as one lexeme when it recognises a file name, host or version in them:
+    "AC/DC", "B.Y.O.B." or "Electronica/Dance" are stored as ``ac/dc``, ``b.y.o.b`` and ``electronica/dance``,
+    which none of their separate words matches. ``plainto_tsquery`` analyses the run as it analysed the document.
+    """
+    runs = [run for run in query.split() if _INNER_PUNCTUATION.search(run)]
+    return list(dict.fromkeys([*query_terms(query), *runs]))[:MAX_QUERY_TERMS]
 
 
 class PgvectorStore(VectorStore):
@@ -434,10 +447,10 @@ class PgvectorStore(VectorStore):
         filters: Optional[Sequence[Condition]] = None,
     ) -> list[VectorHit]:
         """PostgreSQL full-text search ranked by BM25: documents whose ``text_tsv`` holds any word of ``query``
-        (each word analysed by ``plainto_tsquery`` with ``TEXT_SEARCH_CONFIG``, so user text is never tsquery
-        syntax), with ``models`` and ``filters`` in the same ``WHERE``; rare words weigh more than common ones
-        (see ``_KEYWORD_SEARCH``)."""
-        terms = query_terms(query)
+        or any of its words joined by punctuation (each analysed by ``plainto_tsquery`` with ``TEXT_SEARCH_CONFIG``,
+        so user text is never tsquery syntax), with ``models`` and ``filters`` in the same ``WHERE``; rare words
+        weigh more than common ones (see ``_KEYWORD_SEARCH``)."""
+        terms = _search_words(query)
         if k <= 0 or not terms:
             return []
         analysed = ["plainto_tsquery(%s::regconfig, %s)"] * len(terms)

@@ -168,6 +168,17 @@ def test_keyword_search_weighs_rare_words_above_common_ones():
             cursor.execute(f"ANALYZE {TABLE}")
 
 
+def test_keyword_search_finds_words_that_postgresql_keeps_with_their_punctuation():
+    """PostgreSQL's parser stores "AC/DC" as the one lexeme ac/dc, which neither "ac" nor "dc" matches: the query's
+    run of characters is searched whole as well."""
+    store = PgvectorStore(table=TABLE)
+    vectors = random_vectors(2, DIMENSION, 19)
+    texts = ["Highway to Hell by AC/DC", "B.Y.O.B. by System of a Down"]
+    store.upsert([make_doc(PRODUCT, pk, vectors[pk], text=text) for pk, text in enumerate(texts)])
+    for query, pk in (("AC/DC", 0), ("songs like b.y.o.b.", 1)):
+        assert [h.id for h in store.keyword_search(query, 5)] == [document_id(PRODUCT, pk)], query
+
+
 def test_collections_are_tables_and_the_embedder_record_is_a_row():
     default, other = PgvectorStore(table=TABLE), PgvectorStore(table=TABLE, collection="g2")
     vector = random_vectors(1, DIMENSION, 2)[0]
