@@ -28,13 +28,15 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from dgs_core.conf import SEARCH_MODES
+
 #: What a judged query tests: by meaning (paraphrase), by a name or rare word, by facts on related rows.
 KINDS = ("meaning", "name", "related")
 #: The row of all kinds together in a summary.
 ALL = "all"
 #: Search modes :func:`plan_modes` knows: the three of ``dgs_core.search(mode=...)``, and the configured
 #: LANGGRAPH reranker over the default mode's candidates.
-MODES = ("vector", "keyword", "hybrid", "reranked")
+MODES = (*SEARCH_MODES, "reranked")
 #: nDCG is reported at this cutoff whatever ``k`` is.
 NDCG_CUTOFF = 10
 #: Keys a judgment line may have.

@@ -21,7 +21,6 @@ from dgs_core.filters import Condition
 from dgs_core.fusion import reciprocal_rank_fusion
 from dgs_core.streaming import emit
 
-MODES = ("vector", "keyword", "hybrid")
 #: A leg asks for at most this many times ``k`` entries while collapsing chunks into ``k`` objects.
 MAX_OVERFETCH = 64
 
@@ -39,7 +38,7 @@ class SearchRequest:
     store: VectorStore
     vector: Optional[np.ndarray] = None
     filters: Optional[list[Condition]] = None
-    mode: str = "vector"  # one of MODES; a request with a ``vector`` is always searched by vector
+    mode: str = "vector"  # one of conf.SEARCH_MODES; a request with a ``vector`` is always searched by vector
 
 
 class SearchPipeline(Protocol):
