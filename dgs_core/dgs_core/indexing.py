@@ -175,7 +175,8 @@ class Indexer:
                          use_cache: bool) -> tuple[int, int]:
         """Store every chunk of the documents, embedding only texts the embedding cache lacks, and remove
         chunks a document no longer has; returns ``(texts embedded, entries stored)``."""
-        entries = [e for d in documents for e in self._entries(d, hashes[d.id])]
+        per_document = {d.id: self._entries(d, hashes[d.id]) for d in documents}
+        entries = [e for chunks in per_document.values() for e in chunks]
         keys = [text_key(self.embedder.id, e.text) for e in entries]
         cache = get_embedding_cache() if use_cache else None
         vectors = cache.get_many(list(dict.fromkeys(keys))) if cache else {}
@@ -190,11 +191,8 @@ class Indexer:
         for key, entry in zip(keys, entries, strict=True):
             entry.vector = vectors[key]
         self.store.upsert(entries)
-        count_now = {d.id: 0 for d in documents}
-        for entry in entries:
-            count_now[object_id(entry.id)] += 1
-        leftovers = [entry_id(i, n) for i, before in chunks_before.items() if i in count_now
-                     for n in range(count_now[i], before)]
+        leftovers = [entry_id(i, n) for i, before in chunks_before.items() if i in per_document
+                     for n in range(len(per_document[i]), before)]
         if leftovers:
             self.store.delete(leftovers)
         return len(missing), len(entries)
