@@ -34,6 +34,7 @@ import numpy as np
 
 from dgs_core import components
 from dgs_core.conf import get_config
+from dgs_core.documents import text_key
 from dgs_core.exceptions import ConfigurationError
 
 log = logging.getLogger("dgs_core.cache")
@@ -268,3 +269,19 @@ def get_embedding_cache() -> Optional[EmbeddingCache]:
     if not get_config().delta_indexing:
         return None
     return components.shared("embedding_cache", build_embedding_cache)
+
+
+def embed_with_cache(embedder: Any, texts: Sequence[str],
+                     cache: Optional[EmbeddingCache]) -> tuple[dict[str, np.ndarray], int]:
+    """``({text: vector}, how many texts were embedded)`` for the distinct ``texts``: vectors ``cache`` holds
+    are reused, the rest embedded in one call and added to it (without a cache every text is embedded)."""
+    keys = {text: text_key(embedder.id, text) for text in texts}
+    vectors = cache.get_many(list(dict.fromkeys(keys.values()))) if cache else {}
+    missing = [text for text, key in keys.items() if key not in vectors]
+    if missing:
+        fresh = embedder.embed_documents(missing)
+        computed = {keys[text]: fresh[i] for i, text in enumerate(missing)}
+        if cache:
+            cache.set_many(computed)
+        vectors.update(computed)
+    return {text: vectors[key] for text, key in keys.items()}, len(missing)

@@ -20,9 +20,8 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core.base import Embedder, normalize_rows
-from dgs_core.cache import get_embedding_cache
+from dgs_core.cache import embed_with_cache, get_embedding_cache
 from dgs_core.chunking import SPANS_KEY, decode_spans
-from dgs_core.documents import text_key
 
 #: Longest snippet; a longer value is cut around its first query word.
 SNIPPET_CHARS = 200
@@ -78,19 +77,6 @@ def _values(hit: Any) -> list[tuple[str, str]]:
     return sorted(found, key=lambda pv: text.find(pv[1]))
 
 
-def _embed(embedder: Embedder, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    cache = get_embedding_cache()
-    keys = {t: text_key(embedder.id, t) for t in texts}
-    cached = cache.get_many(list(keys.values()))
-    missing = [t for t in texts if keys[t] not in cached]
-    if missing:
-        fresh = embedder.embed_documents(missing)
-        computed = {keys[t]: fresh[i] for i, t in enumerate(missing)}
-        cache.set_many(computed)
-        cached.update(computed)
-    return {t: cached[keys[t]] for t in texts}
-
-
 def explain(hits: Sequence[Any], query: str, how: str, embedder: Optional[Embedder] = None,
             query_vector: Optional[np.ndarray] = None) -> list[Optional[Match]]:
     """A :class:`Match` per hit (objects with ``text`` and ``metadata``), or ``None`` when ``how`` is "off".
@@ -117,7 +103,7 @@ def explain(hits: Sequence[Any], query: str, how: str, embedder: Optional[Embedd
         if query_vector is None:
             query_vector = embedder.embed_query(query)
         texts = list(dict.fromkeys(v for values in undecided.values() for _, v in values))
-        vectors = _embed(embedder, texts)
+        vectors, _ = embed_with_cache(embedder, texts, get_embedding_cache())
         unit = normalize_rows(query_vector)[0]
         for i, values in undecided.items():
             similarity = [float(normalize_rows(vectors[v])[0] @ unit) for _, v in values]

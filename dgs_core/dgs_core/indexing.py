@@ -12,7 +12,7 @@ from django.db import models
 
 from dgs_core import components
 from dgs_core.base import StoredDocument, VectorStore, document_id
-from dgs_core.cache import get_embedding_cache
+from dgs_core.cache import embed_with_cache, get_embedding_cache
 from dgs_core.chunking import (
     SPANS_KEY,
     Chunker,
@@ -24,7 +24,7 @@ from dgs_core.chunking import (
     stored_hash,
 )
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.documents import Document, text_key
+from dgs_core.documents import Document
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
 from dgs_core.plugins import get_registry
 from dgs_core.traversal import TraversalPlan
@@ -177,25 +177,16 @@ class Indexer:
         chunks a document no longer has; returns ``(texts embedded, entries stored)``."""
         per_document = {d.id: self._entries(d, hashes[d.id]) for d in documents}
         entries = [e for chunks in per_document.values() for e in chunks]
-        keys = [text_key(self.embedder.id, e.text) for e in entries]
-        cache = get_embedding_cache() if use_cache else None
-        vectors = cache.get_many(list(dict.fromkeys(keys))) if cache else {}
-        missing = list(dict.fromkeys(k for k in keys if k not in vectors))
-        if missing:
-            texts = {k: e.text for k, e in zip(keys, entries, strict=True)}
-            fresh = self.embedder.embed_documents([texts[k] for k in missing])
-            computed = {k: fresh[i] for i, k in enumerate(missing)}
-            if cache:
-                cache.set_many(computed)
-            vectors.update(computed)
-        for key, entry in zip(keys, entries, strict=True):
-            entry.vector = vectors[key]
+        vectors, embedded = embed_with_cache(self.embedder, [e.text for e in entries],
+                                             get_embedding_cache() if use_cache else None)
+        for entry in entries:
+            entry.vector = vectors[entry.text]
         self.store.upsert(entries)
         leftovers = [entry_id(i, n) for i, before in chunks_before.items() if i in per_document
                      for n in range(len(per_document[i]), before)]
         if leftovers:
             self.store.delete(leftovers)
-        return len(missing), len(entries)
+        return embedded, len(entries)
 
     def index_queryset(
         self,

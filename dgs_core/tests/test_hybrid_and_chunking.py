@@ -95,12 +95,16 @@ def test_matched_names_the_path_and_snippet(catalogue):
         assert dgs_core.search("rugged", mode="keyword")[0].matched is None
 
 
-def test_a_query_by_meaning_is_explained_by_the_closest_value(catalogue):
+def test_a_query_by_meaning_is_explained_by_the_closest_value(catalogue, caplog):
     # No word of the query is in the phone's text; the hashing embedder's character trigrams make
     # "smartphones" closest to the product name "Acme X1 smartphone".
     hits = dgs_core.search("smartphones", mode="vector", models="shop.Product")
     assert hits[0].pk == catalogue["phone"].pk
     assert hits[0].matched.path == "name" and hits[0].matched.snippet == "Acme X1 smartphone"
+    with override_settings(GRAPH_SEARCH=graph_search(DELTA_INDEXING=False)):  # no embedding cache at all
+        again = dgs_core.search("smartphones", mode="vector", models="shop.Product")
+        assert again[0].matched.path == "name"
+    assert "Explaining" not in caplog.text  # explained by meaning, not by the lexical fallback after a failure
 
 
 def long_settings(**chunking):
