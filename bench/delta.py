@@ -54,12 +54,12 @@ def main() -> None:
     graph_search = {**settings.GRAPH_SEARCH, "DELTA_INDEXING": True,
                     "CACHE": {"BACKEND": "file", "OPTIONS": {"PATH": str(work / "cache")}}}
     with override_settings(GRAPH_SEARCH=graph_search):
-        from dgs_core import components
+        from dgs_core import engine
         from dgs_core.conf import get_config
-        from dgs_core.indexing import Indexer, IndexStats
+        from dgs_core.indexing.indexer import Indexer, IndexStats
 
         limit = 500 if args.quick else None
-        embedder = components.get_embedder()
+        embedder = engine.get_embedder()
         embedder.embed_documents(["warm up"])  # model loading is not indexing time
 
         def build() -> tuple[float, IndexStats]:
@@ -85,11 +85,11 @@ def main() -> None:
         rock = Genre.objects.get(name="Rock")
         Genre.objects.filter(pk=rock.pk).update(name="Rock and Roll")
         measure("3. after renaming the genre Rock (its tracks' texts change)")
-        components.get_vector_store().clear()
+        engine.get_vector_store().clear()
         measure("4. after clear_search_index (the cache still has every text)")
     with override_settings(GRAPH_SEARCH={**graph_search, "DELTA_INDEXING": False}):
-        components.get_vector_store().clear()
-        components.get_embedder().embed_documents(["warm up"])
+        engine.get_vector_store().clear()
+        engine.get_embedder().embed_documents(["warm up"])
         measure("5. after clear, DELTA_INDEXING off (no cache)")
 
     print(f"dgs delta indexing on Chinook{' (tracks pk <= 500)' if limit else ''}: store "

@@ -71,7 +71,7 @@ def graph_search(store: str, work_dir: Path, reranker: str) -> dict[str, Any]:
 
 def index_catalogue() -> dict[str, Any]:
     from dgs_core.conf import get_config
-    from dgs_core.indexing import Indexer, IndexStats
+    from dgs_core.indexing.indexer import Indexer, IndexStats
 
     started, total, indexer = time.perf_counter(), IndexStats(), Indexer()
     for model_config in get_config().models:

@@ -49,7 +49,7 @@ def main() -> None:
 
     from chinook.fixture import chinook_fixture_path
     from chinook.models import Track
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.management.commands._util import format_table
     from dgs_core.models import IndexChange
 
@@ -64,7 +64,7 @@ def main() -> None:
     rows = []
     for mode, overrides in modes.items():
         with override_settings(GRAPH_SEARCH={**settings.GRAPH_SEARCH, **overrides}):
-            components.get_embedder().embed_documents(["warm up"])  # model loading is not save time
+            engine.get_embedder().embed_documents(["warm up"])  # model loading is not save time
             samples = []
             for n, track in enumerate(tracks):
                 track.name = f"{track.name.split(' [')[0]} [{mode} {n}]"
@@ -77,7 +77,7 @@ def main() -> None:
             stats = summarize(samples)
             rows.append([mode, f"{stats['p50_ms']:.1f}", f"{stats['p95_ms']:.1f}", f"{stats['mean_ms']:.1f}",
                          stats["n"], f"{behind:.1f}"])
-            components.reset()  # closes (drains, joins) the thread transport
+            engine.reset()  # closes (drains, joins) the thread transport
 
     print(f"save() latency, Chinook tracks: store {os.environ['DGS_BENCH_STORE']}, "
           f"embedder {os.environ['DGS_BENCH_EMBEDDER']}")

@@ -38,7 +38,7 @@ def _installed_version(distribution: str) -> str:
 def _build_documents(config, querysets, counter: QueryCounter, track_texts: list[str]) -> dict[str, Any]:
     """Section 1: SQL to turn every configured row into a document, without embedding; fills
     ``track_texts`` with the Track texts for the raw-encode baseline."""
-    from dgs_core.indexing import build_documents, get_plan
+    from dgs_core.indexing.indexer import build_documents, get_plan
 
     per_model = {}
     for model_config in config.models:
@@ -59,7 +59,7 @@ def _build_documents(config, querysets, counter: QueryCounter, track_texts: list
 
 def _index(config, querysets, counter: QueryCounter) -> dict[str, Any]:
     """Section 2: full ``Indexer.index_queryset`` (traversal + embedding + upsert) per model."""
-    from dgs_core.indexing import Indexer
+    from dgs_core.indexing.indexer import Indexer
 
     indexer = Indexer(config)
     per_model = {}
@@ -86,9 +86,9 @@ def _raw_encode(texts: list[str], batch_size: int) -> dict[str, Any]:
 
 def _search(config, workload: Workload, counter: QueryCounter) -> dict[str, Any]:
     """Section 3: the parts of a search (query embedding, store probe) and the whole of it."""
-    from dgs_core import components, search
+    from dgs_core import engine, search
 
-    embedder, store = components.get_embedder(), components.get_vector_store()
+    embedder, store = engine.get_embedder(), engine.get_vector_store()
     labels = [m.model_label for m in config.models]
 
     def search_and_hydrate(query: str):
@@ -146,8 +146,8 @@ def _similar(querysets, workload: Workload, counter: QueryCounter) -> dict[str, 
 def _store_ops(config, work_dir: Path, size: int, workload: Workload) -> dict[str, Any]:
     """Section 5: single upsert / delete on a store already holding ``size`` synthetic vectors."""
     from dgs_core.base import StoredDocument
-    from dgs_core.components import build_vector_store
     from dgs_core.conf import BackendConfig
+    from dgs_core.engine import build_vector_store
 
     path = work_dir / f"synthetic-{size}"
     store = build_vector_store(BackendConfig(config.vector_store.backend, {"path": str(path)}))
@@ -177,13 +177,13 @@ def _store_ops(config, work_dir: Path, size: int, workload: Workload) -> dict[st
 
 def run(workload: Workload, work_dir: Path) -> dict[str, Any]:
     """Every dgs measurement of the run, as JSON-ready data."""
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.conf import get_config
 
     config = get_config()
     counter = QueryCounter()
     querysets = chinook_querysets(workload)
-    embedder = components.get_embedder()
+    embedder = engine.get_embedder()
     load_s, _ = timed(lambda: embedder.embed_documents(["warm up the model"]))
     result: dict[str, Any] = {
         "library": "dgs",

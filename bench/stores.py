@@ -119,16 +119,16 @@ def cached_embeddings(kind: str, embedder: Any, texts: list[str], embed: Callabl
 
 def build_corpus(workload: Workload) -> Corpus:
     from chinook.models import Track
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.base import StoredDocument, normalize_rows
-    from dgs_core.filters import parse_filters
-    from dgs_core.indexing import build_documents, get_plan, model_config_for
+    from dgs_core.indexing.indexer import build_documents, get_plan, model_config_for
+    from dgs_core.searching.filters import parse_filters
 
     config = model_config_for(TRACK)
     plan = get_plan(config)
     queryset = Track.objects.filter(pk__lte=workload.tracks) if workload.tracks else None
     documents = [doc for batch in plan.iter_batches(queryset, BATCH) for doc in build_documents(plan, batch)]
-    embedder = components.get_embedder()
+    embedder = engine.get_embedder()
     print(f"Embedding {len(documents)} tracks and {len(QUERIES)} queries (cached in {CACHE_DIR}) ...", flush=True)
     vectors = cached_embeddings("tracks", embedder, [d.text for d in documents], embedder.embed_documents)
     queries = cached_embeddings(
@@ -249,8 +249,8 @@ def bench_synthetic(store: Any, workload: Workload) -> dict[str, Any]:
 
 
 def open_store(name: str, label: str, work_dir: Path) -> Any:
-    from dgs_core.components import build_vector_store
     from dgs_core.conf import BackendConfig
+    from dgs_core.engine import build_vector_store
 
     options = {"database": "vectors", "table": f"bench_{label}"} if name == "pgvector" else {
         "path": str(work_dir / name / label)}

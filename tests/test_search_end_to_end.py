@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from chinook.models import Album, Artist, Track
-from dgs_core import components, delete, get_similar, index, search
+from dgs_core import delete, engine, get_similar, index, search
 from dgs_core.base import document_id
 from dgs_core.exceptions import UnknownModelError
 
@@ -25,7 +25,7 @@ def tracks_of(hits) -> list[Track]:
 
 
 def test_every_configured_row_is_in_the_store(search_index):
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     assert store.count(["chinook.artist"]) == search_index.artists
     assert store.count(["chinook.album"]) == search_index.albums
     assert store.count(["chinook.track"]) == len(search_index.track_pks)
@@ -116,7 +116,7 @@ def test_similar_to_an_unindexed_track_never_returns_it(search_index):
 
 def test_index_and_delete_round_trip(search_index):
     track = Track.objects.exclude(pk__in=search_index.track_pks).first()
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     doc_id = document_id("chinook.track", track.pk)
     tracks_before = store.count(["chinook.track"])
     # update() sends no signals: only the explicit index() below may add the track.

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chinook.models import Track
-from dgs_core.indexing import build_documents, get_plan, model_config_for
+from dgs_core.indexing.indexer import build_documents, get_plan, model_config_for
 
 pytestmark = pytest.mark.django_db
 

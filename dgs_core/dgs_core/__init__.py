@@ -6,7 +6,7 @@ that ``import dgs_core`` stays cheap and safe before Django's app registry is re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
@@ -16,21 +16,16 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("dgs")
 
 _LAZY = {
-    "search": "dgs_core.searching",
-    "asearch": "dgs_core.searching",
-    "get_similar": "dgs_core.searching",
-    "aget_similar": "dgs_core.searching",
-    "Searcher": "dgs_core.searching",
-    "SearchHit": "dgs_core.searching",
-    "index": "dgs_core.indexing",
-    "delete": "dgs_core.indexing",
-    "reindex_queryset": "dgs_core.indexing",
+    "search": "dgs_core.searching.searcher",
+    "asearch": "dgs_core.searching.searcher",
+    "get_similar": "dgs_core.searching.searcher",
+    "aget_similar": "dgs_core.searching.searcher",
+    "Searcher": "dgs_core.searching.searcher",
+    "SearchHit": "dgs_core.searching.searcher",
+    "index": "dgs_core.indexing.indexer",
+    "delete": "dgs_core.indexing.indexer",
+    "reindex_queryset": "dgs_core.indexing.indexer",
 }
-
-if TYPE_CHECKING:
-    from dgs_core.indexing import delete, index, reindex_queryset
-    from dgs_core.searching import Searcher, SearchHit, aget_similar, asearch, get_similar, search
-
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:

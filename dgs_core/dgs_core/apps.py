@@ -8,9 +8,7 @@ class DgsCoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dgs_core import (
-            checks,  # noqa: F401  (registers the system checks)
-            signals,
-        )
+        from dgs_core import checks  # noqa: F401  (registers the system checks)
+        from dgs_core.indexing import signals
 
         signals.connect()  # AUTO_INDEX: keep the index current as models change

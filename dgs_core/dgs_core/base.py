@@ -196,7 +196,7 @@ class VectorStore(ABC):
         ``query`` is raw user text: the store escapes it (no input may be a syntax error), matches any of
         its terms, stems them as the engine's language analyser does, and returns ``[]`` when nothing
         matches. ``score`` is the engine's relevance mapped monotonically into [0, 1]; only the order is
-        compared across engines (hybrid search fuses ranks, see :mod:`dgs_core.fusion`).
+        compared across engines (hybrid search fuses ranks, see :mod:`dgs_core.searching.fusion`).
         """
         raise NotImplementedError(f"{type(self).__name__} has no keyword search (no 'keyword' capability).")
 
@@ -281,8 +281,8 @@ class ConversationMemory(ABC):
 class Transport(ABC):
     """Decides where and when recorded index changes are applied.
 
-    Changes are rows of the outbox (:mod:`dgs_core.outbox`), keyed by document id. Wherever the work
-    finally runs, it calls :func:`dgs_core.outbox.drain`. Constructed with the lower-cased
+    Changes are rows of the outbox (:mod:`dgs_core.indexing.outbox`), keyed by document id. Wherever the work
+    finally runs, it calls :func:`dgs_core.indexing.outbox.drain`. Constructed with the lower-cased
     ``ASYNC_INDEXING`` keys as options (``thread_pool_size``, ``celery_queue``, ``max_retries``, ...).
     """
 

@@ -12,22 +12,21 @@ from dgs_core import hookimpl
 
 @hookimpl
 def dgs_register_embedders(register) -> None:
-    from dgs_core.builtin_backends import HashingEmbedder
+    from dgs_core.backends import HashingEmbedder
 
     register("hashing", HashingEmbedder)
 
 
 @hookimpl
 def dgs_register_vector_stores(register) -> None:
-    from dgs_core.builtin_backends import MemoryVectorStore
+    from dgs_core.backends import MemoryVectorStore
 
     register("memory", MemoryVectorStore)
 
 
 @hookimpl
 def dgs_register_transports(register) -> None:
-    from dgs_core.builtin_backends import SyncTransport
-    from dgs_core.transports import DjangoQTransport, ThreadTransport
+    from dgs_core.indexing.transports import DjangoQTransport, SyncTransport, ThreadTransport
 
     register("sync", SyncTransport)
     register("thread", ThreadTransport)
@@ -36,7 +35,7 @@ def dgs_register_transports(register) -> None:
 
 @hookimpl
 def dgs_register_rerankers(register) -> None:
-    from dgs_core.llm import LLMReranker
+    from dgs_core.searching.llm import LLMReranker
 
     register("llm", LLMReranker)
 
@@ -80,7 +79,7 @@ def dgs_field_text(value: Any, field: Any, path: str) -> Optional[list[str]]:
 def smart_text_builder(instance, sections, model_config, config) -> Optional[str]:
     if not config.smart_indexing.enabled:
         return None
-    from dgs_core.text import smart_text
+    from dgs_core.indexing.text import smart_text
 
     templates = {str(label).lower(): template for label, template in config.smart_indexing.templates.items()}
     template = templates.get(model_config.model_label) or {}
@@ -89,13 +88,13 @@ def smart_text_builder(instance, sections, model_config, config) -> Optional[str
 
 @hookimpl(specname="dgs_build_text", trylast=True)
 def classic_text_builder(instance, sections, model_config, config) -> str:
-    from dgs_core.text import classic_text
+    from dgs_core.indexing.text import classic_text
 
     return classic_text(sections)
 
 
 @hookimpl(trylast=True)
 def dgs_search_pipeline(config):
-    from dgs_core.pipeline import VectorSearchPipeline
+    from dgs_core.searching.pipeline import VectorSearchPipeline
 
     return VectorSearchPipeline()

@@ -13,8 +13,10 @@ from __future__ import annotations
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from dgs_core import api_policy, llm, text
 from dgs_core.conf import Problem, get_config_and_problems
+from dgs_core.indexing import text
+from dgs_core.rest import policy as api_policy
+from dgs_core.searching import llm
 
 
 def _message(problem: Problem) -> checks.CheckMessage:
@@ -25,7 +27,7 @@ def _message(problem: Problem) -> checks.CheckMessage:
 def _model_problems(config) -> list[Problem]:
     from django.apps import apps
 
-    from dgs_core.traversal import FieldPathError, configured_paths, resolve_path
+    from dgs_core.indexing.traversal import FieldPathError, configured_paths, resolve_path
 
     problems = []
     for entry in config.models:
@@ -67,7 +69,7 @@ def _model_problems(config) -> list[Problem]:
 
 def _backend_problems(config) -> list[Problem]:
     from dgs_core.base import Embedder, VectorStore
-    from dgs_core.components import resolve_class
+    from dgs_core.engine import resolve_class
     from dgs_core.exceptions import PluginError
     from dgs_core.plugins import get_registry
 
@@ -112,11 +114,11 @@ def _feature_backends(config) -> list[tuple]:
 
 def _store_problems(config) -> list[Problem]:
     """Warn when the store was filled by another embedder than the configured one (no model is loaded)."""
-    from dgs_core import components
+    from dgs_core import engine
 
     try:
-        store = components.get_vector_store()
-        embedder = components.get_embedder()
+        store = engine.get_vector_store()
+        embedder = engine.get_embedder()
         info = store.embedder_info()
     except Exception:  # an unreachable store is a runtime condition (503), not a settings mistake
         return []

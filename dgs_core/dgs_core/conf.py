@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from dgs_core.exceptions import ConfigurationError
 
@@ -106,7 +106,7 @@ class AsyncIndexingConfig:
     backend: str = "thread"
     celery_queue: str = "search_indexing"
     thread_pool_size: int = 4
-    # The outbox (dgs_core.outbox): automatic retries of a failed change, waiting RETRY_BACKOFF seconds,
+    # The outbox (dgs_core.indexing.outbox): automatic retries of a failed change, waiting RETRY_BACKOFF seconds,
     # doubling per attempt up to RETRY_BACKOFF_MAX; a worker holds the changes it took for LEASE_SECONDS.
     max_retries: int = 10
     retry_backoff: int = 5
@@ -490,6 +490,8 @@ def parse_config(raw: Any) -> tuple[GraphSearchConfig, list[Problem]]:
 
 
 _cache: dict[str, Any] = {}
+#: Sent when the cached configuration is dropped: whatever was built from it (the engine) rebuilds.
+config_reset = Signal()
 _cache_lock = threading.Lock()
 
 
@@ -510,13 +512,19 @@ def get_config() -> GraphSearchConfig:
     return config
 
 
+def transport_name(config: GraphSearchConfig) -> str:
+    """The index transport ``GRAPH_SEARCH`` selects: ``ASYNC_INDEXING["BACKEND"]`` when enabled, otherwise
+    ``thread`` when ``AUTO_INDEX_NON_BLOCKING`` (a save never waits for embedding), else ``sync``."""
+    if config.async_indexing.enabled:
+        return config.async_indexing.backend
+    return "thread" if config.auto_index_non_blocking else "sync"
+
+
 def reset_config() -> None:
     """Drop the cached configuration and every component built from it."""
     with _cache_lock:
         _cache.clear()
-    from dgs_core import components
-
-    components.reset()
+    config_reset.send(sender=GraphSearchConfig)
 
 
 @receiver(setting_changed)

@@ -33,7 +33,7 @@ from django.conf import settings
 from dgs_core.base import ConversationMemory
 from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, InvalidParameterError
-from dgs_core.llm import stem
+from dgs_core.searching.llm import stem
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 WORDS = re.compile(r"[^\W_]+|\d+", re.UNICODE)
@@ -133,16 +133,16 @@ class CacheConversationMemory(ConversationMemory):
 
 def get_memory(config: Optional[GraphSearchConfig] = None) -> ConversationMemory:
     """The ``CONVERSATIONAL["MEMORY_BACKEND"]`` memory of this process."""
-    from dgs_core import components
+    from dgs_core import engine
 
     conversational = (config or get_config()).conversational
 
     def build() -> ConversationMemory:
-        cls = components.resolve_class("memory", conversational.memory_backend, ConversationMemory)
+        cls = engine.resolve_class("memory", conversational.memory_backend, ConversationMemory)
         options = {str(k).lower(): v for k, v in conversational.memory_options.items()}
         return cls(max_items=conversational.max_history_items, **options)
 
-    return components.shared(("memory", conversational.memory_backend), build)
+    return engine.shared(("memory", conversational.memory_backend), build)
 
 
 # -- understanding a turn -------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def _owner(request: Any) -> Optional[str]:
 def _check_owner(history: list[dict[str, Any]], request: Any) -> None:
     owner = history[-1].get("owner") if history else None
     if owner is not None and owner != _owner(request):
-        from dgs_core.api_policy import ApiDenied
+        from dgs_core.exceptions import ApiDenied
 
         raise ApiDenied(403, "This conversation belongs to another user; start a new one without 'conversation_id'.")
 
@@ -295,7 +295,7 @@ def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any
     if interpretation.similar_to is None:
         return searcher.search(interpretation.query, models=interpretation.models, limit=limit,
                                offset=interpretation.offset, request=request)
-    from dgs_core.visibility import visible_queryset
+    from dgs_core.searching.visibility import visible_queryset
 
     target = interpretation.similar_to
     model_config = searcher.config.model_config(target["model"])
@@ -310,7 +310,7 @@ def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any
 def converse(query: Any, conversation_id: Optional[str] = None, models: Any = None, limit: Any = None,
              request: Any = None, config: Optional[GraphSearchConfig] = None) -> ConversationReply:
     """Answer one turn of a conversation (a new one when ``conversation_id`` is None) and remember it."""
-    from dgs_core.searching import Searcher
+    from dgs_core.searching.searcher import Searcher
 
     config = config or get_config()
     searcher = Searcher(config)

@@ -11,7 +11,7 @@ grade 1. ``kind`` is one of :data:`KINDS`; ``rule`` and ``note`` are free text (
 Blank lines and lines starting with ``#`` are skipped. See ``docs/search_quality.md``.
 
 The first part of this module (parsing and metrics) is plain Python with no Django; the last part
-(:func:`plan_modes`, :func:`run_evaluation`) runs judgments through :class:`dgs_core.searching.Searcher`.
+(:func:`plan_modes`, :func:`run_evaluation`) runs judgments through :class:`dgs_core.searching.searcher.Searcher`.
 """
 
 from __future__ import annotations
@@ -367,10 +367,10 @@ def reranked_config(config: Any) -> Any:
 
 def _reranker_problem(config: Any) -> Optional[str]:
     """Why the reranked mode cannot run with ``config`` (from :func:`reranked_config`), or ``None``."""
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.base import Reranker
-    from dgs_core.pipeline import VectorSearchPipeline
     from dgs_core.plugins import get_registry
+    from dgs_core.searching.pipeline import VectorSearchPipeline
 
     try:
         pipeline = get_registry().hook.dgs_search_pipeline(config=config)
@@ -380,7 +380,7 @@ def _reranker_problem(config: Any) -> Optional[str]:
         return "no installed plugin runs the LANGGRAPH pipeline that reranks (pip install dgs-langgraph)"
     backend = config.langgraph.reranker.backend
     try:
-        components.resolve_class("reranker", backend, Reranker)
+        engine.resolve_class("reranker", backend, Reranker)
     except Exception as exc:
         return f"the reranker {backend!r} of LANGGRAPH['RERANKER'] is not available: {exc}"
     return None
@@ -394,14 +394,14 @@ def plan_modes(modes: Optional[Sequence[str]], k: int, models: Any = None, confi
     needs the store's ``"keyword"`` capability; ``reranked`` needs a plugin that runs the LANGGRAPH pipeline
     and its RERANKER, and searches in the configured default mode.
     """
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.conf import get_config
-    from dgs_core.searching import Searcher
+    from dgs_core.searching.searcher import Searcher
 
     config = config or get_config()
     limit = limit or max(k, NDCG_CUTOFF)
     has_modes = _searcher_modes(Searcher)
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     keyword = "keyword" in store.capabilities
     default_mode = getattr(getattr(config, "hybrid", None), "default_mode", "vector")
     plans = []

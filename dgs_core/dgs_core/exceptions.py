@@ -1,5 +1,7 @@
 """Errors dgs raises; each message names the setting, parameter or plugin at fault and the fix."""
 
+from typing import Optional
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -33,3 +35,13 @@ class BackendUnavailable(GraphSearchError):
 
 class EmbedderMismatchError(GraphSearchError):
     """The store holds vectors of another embedder or dimension; rebuild the index."""
+
+
+class ApiDenied(Exception):
+    """The policy refuses a request: ``status`` (401, 403, 429) and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from dgs_core.conf import GraphSearchConfig, ModelConfig
     from dgs_core.documents import Section
-    from dgs_core.pipeline import SearchPipeline
+    from dgs_core.searching.pipeline import SearchPipeline
 
 hookspec = pluggy.HookspecMarker("dgs")
 
@@ -176,5 +176,5 @@ def dgs_search_pipeline(config: GraphSearchConfig) -> Optional[SearchPipeline]:
 
     :param config: the parsed configuration.
     :returns: an object with ``search(request) -> list[dgs_core.base.VectorHit]``
-        (see :class:`dgs_core.pipeline.SearchPipeline`), or ``None``.
+        (see :class:`dgs_core.searching.pipeline.SearchPipeline`), or ``None``.
     """

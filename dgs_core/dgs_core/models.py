@@ -31,9 +31,9 @@ class IndexChange(models.Model):
     """The outbox: one row per document whose index entry must be brought up to date.
 
     Written in the same transaction as the change it records (by the signal receivers of
-    :mod:`dgs_core.signals`), so a committed change always has its row and a rolled-back one never
+    :mod:`dgs_core.indexing.signals`), so a committed change always has its row and a rolled-back one never
     does. Repeated changes of one object update its single row (coalescing). A transport drains the
-    table (:func:`dgs_core.outbox.drain`); a row is deleted once the index reflects it, and kept with
+    table (:func:`dgs_core.indexing.outbox.drain`); a row is deleted once the index reflects it, and kept with
     ``attempts``, ``last_error`` and ``next_attempt_at`` when applying it failed.
     """
 

@@ -7,6 +7,7 @@ Set ``DGS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only core (plus what tests registe
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from dgs_core import hookspecs
 from dgs_core.exceptions import PluginError
 
 ENTRY_POINT_GROUP = "dgs"
+#: Core's own hook implementations (also its ``dgs`` entry point ``core``).
+BUILTIN_PLUGIN = "dgs_core.builtin"
 
 #: Backend families with a registration hook: family -> (hook name, the settings key that selects it).
 FAMILIES = {
@@ -64,9 +67,9 @@ class PluginRegistry:
     def __init__(self, autoload: bool = True, blocked: tuple[str, ...] = ()) -> None:
         self.pm = pluggy.PluginManager("dgs")
         self.pm.add_hookspecs(hookspecs)
-        from dgs_core import builtin
-
-        self.pm.register(builtin, name="core")
+        # Core registers like any plugin, by module name: the registry is the kernel and must not import
+        # core's outer layers, whose backends the built-in plugin registers.
+        self.pm.register(importlib.import_module(BUILTIN_PLUGIN), name="core")
         self._distributions: dict[str, str] = {}  # plugin name -> "distribution version"
         for name in blocked:
             self.pm.set_blocked(name)

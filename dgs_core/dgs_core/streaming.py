@@ -24,81 +24,20 @@ a worker thread so events reach the client as they happen; when the client goes 
 from __future__ import annotations
 
 import contextvars
-import itertools
 import json
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from dgs_core.base import StreamFormat
 from dgs_core.exceptions import GraphSearchError, InvalidParameterError
+from dgs_core.searching.events import INTERNAL_EVENTS, StreamCancelled, StreamSink, current_sink, emit
 
 log = logging.getLogger("dgs_core.streaming")
-event_log = logging.getLogger("dgs_core.events")
-
-
-#: Events of the pipeline's steps, left out of streams while ``INCLUDE_INTERNAL_EVENTS`` is false.
-INTERNAL_EVENTS = frozenset({"expanded", "vector_search_completed", "keyword_search_completed", "reranked",
-                             "fallback"})
-
-
-class StreamCancelled(GraphSearchError):
-    """The client of a stream went away; the search stops at its next step."""
-
-
-@dataclass(frozen=True)
-class Event:
-    """One search event; ``stream_id`` is set for events of a streaming request."""
-
-    name: str
-    data: dict[str, Any]
-    stream_id: Optional[str] = None
-    time: float = field(default_factory=time.time)
-
-
-class EventHub:
-    """Fans search events out to subscribers; a failing subscriber is logged and never breaks a search."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Callable[[Event], None]] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event from now on; returns the function that unsubscribes."""
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def publish(self, event: Event) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("A dgs event subscriber failed on %r", event.name)
-
-
-def log_event(event: Event) -> None:
-    """Structured logging of events: ``dgs_event``, ``dgs_data`` and ``dgs_stream`` on the log record."""
-    if event_log.isEnabledFor(logging.DEBUG):
-        event_log.debug("%s %s", event.name, json.dumps(event.data, cls=DjangoJSONEncoder),
-                        extra={"dgs_event": event.name, "dgs_data": event.data, "dgs_stream": event.stream_id})
-
-
-#: The process-wide event hub.
-hub = EventHub()
-hub.subscribe(log_event)
 
 
 class NdjsonFormat(StreamFormat):
@@ -119,51 +58,14 @@ class SseFormat(StreamFormat):
         return f"event: {event}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n".encode()
 
 
-class _Sink:
-    """Where the events of one stream go: a queue read by the response, and the cancel switch."""
-
-    END = object()
-    _ids = itertools.count(1)
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self.cancelled = threading.Event()
-        self.stream_id = f"s{next(self._ids)}"
-
-    def put(self, name: str, data: dict[str, Any]) -> None:
-        event = Event(name, data, self.stream_id)
-        hub.publish(event)
-        self.queue.put(event)
-
-
-_current_sink: contextvars.ContextVar[Optional[_Sink]] = contextvars.ContextVar("dgs_stream_sink", default=None)
-
-
-def emit(name: str, data: Optional[Mapping[str, Any]] = None) -> None:
-    """Report a search step; raises :class:`StreamCancelled` when the stream's client has gone away."""
-    sink = _current_sink.get()
-    if sink is None:
-        hub.publish(Event(name, dict(data or {})))
-        return
-    if sink.cancelled.is_set():
-        raise StreamCancelled("The client closed the stream.")
-    sink.put(name, dict(data or {}))
-
-
-def cancel_event() -> Optional[threading.Event]:
-    """The cancel switch of the current stream (``None`` outside streams), for steps that wait."""
-    sink = _current_sink.get()
-    return sink.cancelled if sink is not None else None
-
-
 def get_stream_format() -> StreamFormat:
     """The ``STREAMING["FORMAT"]`` format of this process."""
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.conf import get_config
 
     name = get_config().streaming.format
-    return components.shared(("stream-format", name),
-                             lambda: components.resolve_class("stream_format", name, StreamFormat)())
+    return engine.shared(("stream-format", name),
+                             lambda: engine.resolve_class("stream_format", name, StreamFormat)())
 
 
 class SearchStream:
@@ -180,9 +82,9 @@ class SearchStream:
         self.search_kwargs = search_kwargs
         self.format = stream_format
         self.join_timeout = join_timeout
-        self.sink = _Sink()
+        self.sink = StreamSink()
         context = contextvars.copy_context()
-        context.run(_current_sink.set, self.sink)
+        context.run(current_sink.set, self.sink)
         self.thread = threading.Thread(target=context.run, args=(self._work,), daemon=True,
                                        name=f"dgs-stream-{self.sink.stream_id}")
 
@@ -191,7 +93,7 @@ class SearchStream:
                 offset: Any = 0, filters: Optional[Mapping[str, Any]] = None, request: Any = None,
                 stream_format: Optional[StreamFormat] = None, mode: Any = None) -> SearchStream:
         """Validate like :meth:`Searcher.search` (raising its errors now, before anything is sent)."""
-        from dgs_core.searching import _positive_int
+        from dgs_core.searching.searcher import _positive_int
 
         query = searcher._query(query)
         labels = searcher.resolve_models(models)
@@ -226,7 +128,7 @@ class SearchStream:
         finally:
             if not sink.cancelled.is_set():
                 sink.put("end", {})
-            sink.queue.put(_Sink.END)
+            sink.queue.put(StreamSink.END)
 
     def __iter__(self) -> Iterator[bytes]:
         kwargs = self.search_kwargs
@@ -236,7 +138,7 @@ class SearchStream:
         try:
             while True:
                 event = self.sink.queue.get()
-                if event is _Sink.END:
+                if event is StreamSink.END:
                     return
                 if event.name in INTERNAL_EVENTS and not self.include_internal:
                     continue

@@ -6,7 +6,7 @@ URL names live in the ``dgs_core`` namespace: ``dgs_core:search``, ``dgs_core:si
 
 from django.urls import path
 
-from dgs_core import views
+from dgs_core.rest import views
 
 app_name = "dgs_core"
 

@@ -1,8 +1,8 @@
 import pytest
 
-from dgs_core import generations
-from dgs_core.builtin_backends import MemoryVectorStore
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.conf import reset_config
+from dgs_core.engine import generations
 
 
 @pytest.fixture(autouse=True)

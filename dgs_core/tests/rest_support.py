@@ -5,7 +5,7 @@ import copy
 from django.conf import settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from tests.shop.models import Product, Review
 
 
@@ -22,7 +22,7 @@ def graph_search(api=None, models_options=None, **changes):
 
 def index_everything():
     """An index holding exactly the current products and reviews."""
-    components.get_vector_store().clear()
+    engine.get_vector_store().clear()
     for instance in [*Product.objects.all(), *Review.objects.all()]:
         dgs_core.index(instance)
 

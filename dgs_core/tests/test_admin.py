@@ -124,12 +124,12 @@ def test_admin_search_enabled_false_removes_section_and_pages(client, superuser,
 
 
 def test_unreachable_store_is_shown_on_the_page(client, superuser, catalogue, monkeypatch):
-    from dgs_core import components
+    from dgs_core import engine
 
     def refused(*args, **kwargs):
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     monkeypatch.setattr(store, "search", refused)
     monkeypatch.setattr(store, "iter_ids", refused)
     search = client.get(SEARCH_PAGE, {"q": "phone"})

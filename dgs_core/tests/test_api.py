@@ -6,9 +6,9 @@ import pytest
 from django.test import override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.exceptions import BackendUnavailable, InvalidParameterError, UnknownModelError
-from dgs_core.indexing import reindex_queryset
+from dgs_core.indexing.indexer import reindex_queryset
 from tests.factories import make_catalogue
 from tests.shop.models import Product, Review
 
@@ -94,7 +94,7 @@ def test_deleted_rows_hydrate_as_none(catalogue):
 
 
 def test_get_similar_reuses_the_stored_vector_and_skips_the_object(catalogue):
-    embedder = components.get_embedder()
+    embedder = engine.get_embedder()
     calls = []
     original = embedder.embed_documents
     embedder.embed_documents = lambda texts: calls.append(texts) or original(texts)
@@ -130,14 +130,14 @@ def test_searcher_class_and_override_settings_take_effect(catalogue):
     with override_settings(GRAPH_SEARCH={"MODELS": [{"model": "shop.Review", "fields": ["title"]}],
                                          "VECTOR_STORE": {"BACKEND": "memory", "OPTIONS": {"LOCATION": "other"}},
                                          "EMBEDDINGS": {"default": {"BACKEND": "hashing"}}}):
-        assert components.get_embedder().dimension == 256  # the new profile, not the cached one
+        assert engine.get_embedder().dimension == 256  # the new profile, not the cached one
         with pytest.raises(UnknownModelError):
             dgs_core.search("phone", models="shop.Product")
         assert dgs_core.search("brilliant") == []  # another, empty store
 
 
 def test_backend_failures_become_backend_unavailable(catalogue):
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     store.search = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("store down"))
     with pytest.raises(BackendUnavailable, match="ConnectionError: store down"):
         dgs_core.search("phone")
@@ -148,7 +148,7 @@ def test_another_embedder_on_a_filled_store_fails_clearly_and_check_warns():
 
     from dgs_core.exceptions import EmbedderMismatchError
 
-    components.get_vector_store().live.record_embedder("hashing:other-model", 256)
+    engine.get_vector_store().live.record_embedder("hashing:other-model", 256)
     data = make_catalogue()
     with pytest.raises(EmbedderMismatchError, match="build_search_index --rebuild"):
         dgs_core.index(data["hose"])

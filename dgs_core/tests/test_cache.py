@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from dgs_core.cache import get_embedding_cache
-from dgs_core.outbox import drift
+from dgs_core.indexing.cache import get_embedding_cache
+from dgs_core.indexing.outbox import drift
 from tests.music.models import Genre
 from tests.music.support import CountingEmbedder, SwitchableStore, make_music, music_settings
 

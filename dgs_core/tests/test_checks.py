@@ -57,7 +57,7 @@ def test_dotted_path_must_import_and_subclass_the_base():
     assert msg.id == "dgs.E007" and "subclass" in msg.msg
     (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "nowhere.Store"})
     assert msg.id == "dgs.E007" and "cannot be imported" in msg.msg
-    assert dgs_messages(VECTOR_STORE={"BACKEND": "dgs_core.builtin_backends.MemoryVectorStore"}) == []
+    assert dgs_messages(VECTOR_STORE={"BACKEND": "dgs_core.backends.MemoryVectorStore"}) == []
 
 
 def test_wrong_types_surface_in_manage_py_check():

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from dgs_core import components
+from dgs_core import engine
 from tests.factories import make_catalogue
 from tests.shop.models import Product
 
@@ -31,7 +31,7 @@ def test_build_counts_skips_unchanged_and_prunes_deleted_rows():
     data["phone"].delete()
     assert row(run("build_search_index"), "shop.Product") == [1, 0, 0, 1, 0]
     assert row(run("build_search_index", "--force"), "shop.Product") == [1, 0, 0, 0, 0]
-    assert components.get_vector_store().count(["shop.product"]) == 1
+    assert engine.get_vector_store().count(["shop.product"]) == 1
 
 
 def test_status_and_clear_per_model():

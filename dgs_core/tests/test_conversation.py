@@ -8,7 +8,7 @@ from django.core.cache import caches
 from django.test import Client, override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.conversation import CacheConversationMemory, InMemoryConversationMemory, converse, get_memory
 from tests.music.models import Album, Artist, Track
 from tests.music.support import MODELS
@@ -234,7 +234,7 @@ def test_cache_memory_shares_conversations_between_workers_through_redis(client,
     with override_settings(GRAPH_SEARCH=settings_with(MEMORY_BACKEND="cache", MEMORY_OPTIONS={"ALIAS": "conversations"},
                                                       MAX_HISTORY_ITEMS=2)):
         conversation_id = turn(client, "Queen", limit=2)["conversation_id"]
-        components.reset()  # the next turn reaches another worker: a new memory object, the same Redis
+        engine.reset()  # the next turn reaches another worker: a new memory object, the same Redis
         more = turn(client, "more", conversation_id, limit=2)
         another_worker = CacheConversationMemory(max_items=2, alias="conversations")
         assert [t["query"] for t in another_worker.get(conversation_id)] == ["Queen", "more"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dgs_core.builtin_backends import HashingEmbedder
+from dgs_core.backends import HashingEmbedder
 from dgs_core.testing import EmbedderContract
 
 

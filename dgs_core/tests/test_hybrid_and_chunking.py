@@ -8,12 +8,12 @@ import pytest
 from django.test import override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.base import VectorHit
-from dgs_core.chunking import Chunker, collapse, entry_id, object_id, parse_stored_hash
 from dgs_core.conf import ChunkingConfig
-from dgs_core.fusion import reciprocal_rank_fusion
-from dgs_core.outbox import drift
+from dgs_core.indexing.chunking import Chunker, collapse, entry_id, object_id, parse_stored_hash
+from dgs_core.indexing.outbox import drift
+from dgs_core.searching.fusion import reciprocal_rank_fusion
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything
 from tests.shop.models import Product
@@ -47,7 +47,7 @@ def test_collapse_keeps_the_best_chunk_of_each_object():
 
 
 def test_chunker_windows_overlap_and_cover_the_text():
-    embedder = components.get_embedder()
+    embedder = engine.get_embedder()
     chunker = Chunker.for_embedder(embedder, ChunkingConfig(max_tokens=10, overlap_tokens=3, max_chunks=64))
     text = " ".join(f"w{i}" for i in range(25))
     ranges, truncated = chunker.split(text)
@@ -74,15 +74,15 @@ def test_keyword_mode_finds_exact_words_and_hybrid_fuses_both(catalogue):
     hybrid = dgs_core.search("green garden hose", mode="hybrid")
     assert hybrid[0].pk == catalogue["hose"].pk and all(0 <= h.score <= 1 for h in hybrid)
     assert dgs_core.search("hose").mode == "hybrid"  # the default, since the memory store has keyword search
-    with pytest.raises(dgs_core.searching.InvalidParameterError, match="'mode' must be one of"):
+    with pytest.raises(dgs_core.searching.searcher.InvalidParameterError, match="'mode' must be one of"):
         dgs_core.search("hose", mode="fuzzy")
 
 
 def test_without_keyword_search_the_default_falls_back_and_explicit_modes_fail(catalogue, monkeypatch):
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     monkeypatch.setattr(type(store), "capabilities", frozenset({"filters"}))
     assert dgs_core.search("hose").mode == "vector"
-    with pytest.raises(dgs_core.searching.InvalidParameterError, match="has no keyword search"):
+    with pytest.raises(dgs_core.searching.searcher.InvalidParameterError, match="has no keyword search"):
         dgs_core.search("hose", mode="hybrid")
 
 
@@ -118,7 +118,7 @@ def test_long_documents_are_chunked_collapsed_and_explained(catalogue):
         phone.description = " ".join(["filler words about nothing much"] * 8) + " waterproof titanium frame"
         phone.save()
         stats = dgs_core.index(phone)
-        store = components.get_vector_store()
+        store = engine.get_vector_store()
         doc_id = f"shop.product:{phone.pk}"
         chunks = parse_stored_hash(store.content_hashes([doc_id])[doc_id])[1]
         assert chunks > 2 and stats.chunked == chunks - 1
@@ -152,7 +152,7 @@ def test_deleting_a_chunked_object_removes_every_chunk(catalogue):
         dgs_core.index(hose)
         Product.objects.filter(pk=hose.pk).delete()
         dgs_core.delete(hose)
-        assert not [i for i in components.get_vector_store().iter_ids() if i.startswith(f"shop.product:{hose.pk}")]
+        assert not [i for i in engine.get_vector_store().iter_ids() if i.startswith(f"shop.product:{hose.pk}")]
 
 
 @pytest.mark.django_db(transaction=True)  # the search's worker thread has its own database connection

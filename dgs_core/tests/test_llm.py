@@ -9,7 +9,7 @@ from dgs_core import plugins
 from dgs_core.base import VectorHit
 from dgs_core.conf import LLMConfig
 from dgs_core.exceptions import ConfigurationError
-from dgs_core.llm import (
+from dgs_core.searching.llm import (
     CANDIDATE_PREVIEW,
     KeywordBackend,
     LLMReplyError,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dgs_core.builtin_backends import MemoryVectorStore
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.testing import VectorStoreContract
 
 

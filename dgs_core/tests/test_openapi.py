@@ -5,7 +5,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
-from dgs_core.views import SEARCH_PARAMETERS
+from dgs_core.rest.views import SEARCH_PARAMETERS
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything
 

@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from dgs_core import outbox
 from dgs_core.conf import get_config
+from dgs_core.indexing import outbox
+from dgs_core.indexing.outbox import backoff_seconds, drain, drift
 from dgs_core.models import IndexChange
-from dgs_core.outbox import backoff_seconds, drain, drift
 from tests.music.support import CountingEmbedder, SwitchableStore, ids, make_music, music_settings
 
 pytestmark = pytest.mark.django_db

@@ -10,14 +10,15 @@ import pytest
 
 import dgs_core
 from dgs_core import builtin
+from dgs_core.backends import HashingEmbedder, MemoryVectorStore
 from dgs_core.base import Embedder, VectorStore
-from dgs_core.builtin_backends import HashingEmbedder, MemoryVectorStore, SyncTransport
 from dgs_core.conf import GraphSearchConfig, ModelConfig
 from dgs_core.documents import Section
 from dgs_core.exceptions import PluginError
-from dgs_core.pipeline import VectorSearchPipeline
+from dgs_core.indexing.text import classic_text
+from dgs_core.indexing.transports import SyncTransport
 from dgs_core.plugins import ENTRY_POINT_GROUP, FAMILIES, PluginRegistry
-from dgs_core.text import classic_text
+from dgs_core.searching.pipeline import VectorSearchPipeline
 
 
 class EchoStore(MemoryVectorStore):
@@ -247,7 +248,7 @@ def test_extra_field_paths_of_every_plugin_are_collected():
 
 
 def test_registered_classes_must_subclass_the_family_base():
-    from dgs_core.components import resolve_class
+    from dgs_core.engine import resolve_class
 
     # resolve_class works on the process registry; a dotted path to a non-embedder is refused by name.
     with pytest.raises(PluginError, match="not a subclass of dgs_core.base.Embedder"):

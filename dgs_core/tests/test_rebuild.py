@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.exceptions import EmbedderMismatchError
 from dgs_core.models import IndexGeneration
 from tests.factories import make_catalogue
@@ -32,7 +32,7 @@ def settings_with(dimension):
 def test_rebuild_switches_atomically_and_keeps_changes_made_meanwhile():
     data = make_catalogue()
     build()
-    router = components.get_vector_store()
+    router = engine.get_vector_store()
     pending = router.start_rebuild()
     assert router.state() == ("", "g1")
     # A change while the rebuild runs reaches both collections...
@@ -52,11 +52,11 @@ def test_rebuild_switches_atomically_and_keeps_changes_made_meanwhile():
 def test_resume_does_not_re_embed_what_is_done():
     make_catalogue()
     build()
-    router = components.get_vector_store()
+    router = engine.get_vector_store()
     pending = router.start_rebuild()
-    from dgs_core.indexing import Indexer
+    from dgs_core.indexing.indexer import Indexer
 
-    Indexer(store=pending).index_queryset(components.get_config().model_config("shop.Product"))
+    Indexer(store=pending).index_queryset(engine.get_config().model_config("shop.Product"))
     output = build("--resume")
     product_row = next(line for line in output.splitlines() if line.startswith("shop.Product"))
     assert product_row.split()[1:3] == ["0", "2"]  # indexed 0, skipped 2
@@ -66,7 +66,7 @@ def test_rebuild_guards():
     make_catalogue()
     with pytest.raises(CommandError, match="No rebuild is in progress"):
         build("--resume")
-    components.get_vector_store().start_rebuild()
+    engine.get_vector_store().start_rebuild()
     with pytest.raises(CommandError, match="unfinished. Continue it with `build_search_index --resume`"):
         build("--rebuild")
     with pytest.raises(CommandError, match="drop --model"):
@@ -83,7 +83,7 @@ def test_switching_embedders_through_rebuilds():
         build("--rebuild")
         assert dgs_core.search("garden hose")[0].pk == data["hose"].pk
     with override_settings(GRAPH_SEARCH=settings_with(512)):
-        router = components.get_vector_store()
+        router = engine.get_vector_store()
         pending = router.start_rebuild()
         # The live collection holds 256-d vectors: searched with the embedder recorded for it.
         assert dgs_core.search("garden hose")[0].pk == data["hose"].pk

@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.test import override_settings
 
-from dgs_core import components
+from dgs_core import engine
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything, restricted_catalogue
 from tests.shop.models import Product
@@ -176,17 +176,17 @@ def test_unreachable_store_or_embedder_is_503(client, catalogue, monkeypatch, ca
     def refused(*args, **kwargs):
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
-    monkeypatch.setattr(components.get_vector_store(), "search", refused)
+    monkeypatch.setattr(engine.get_vector_store(), "search", refused)
     response = client.get(SEARCH, {"q": "phone"})
     assert response.status_code == 503
     assert "Search is unavailable right now" in response.json()["error"] and "Connection refused" in caplog.text
     monkeypatch.undo()
-    monkeypatch.setattr(components.get_embedder(), "embed_query", refused)
+    monkeypatch.setattr(engine.get_embedder(), "embed_query", refused)
     assert client.get(SEARCH, {"q": "phone"}).status_code == 503
 
 
 def test_an_unexpected_error_is_logged_and_never_a_500(client, catalogue, monkeypatch, caplog):
-    monkeypatch.setattr("dgs_core.views.Searcher.search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("dgs_core.rest.views.Searcher.search", lambda *a, **k: 1 / 0)
     response = client.get(SEARCH, {"q": "phone"})
     assert response.status_code == 503 and response.json()["error"].startswith("Search failed unexpectedly")
     assert "ZeroDivisionError" in caplog.text

@@ -14,7 +14,7 @@ from django.core import checks
 from django.core.cache import cache
 from django.test import Client, override_settings
 
-from dgs_core import api_policy
+from dgs_core.rest import policy as api_policy
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything
 
@@ -95,7 +95,7 @@ def test_dotted_callable_permissions(client, catalogue, django_user_model):
 
 
 def test_search_rate_throttle_uses_the_scope_of_the_caller(client, catalogue, django_user_model):
-    api = {"THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"],
+    api = {"THROTTLE_CLASSES": ["dgs_core.rest.policy.SearchRateThrottle"],
            "THROTTLE_RATES": {"search": "3/minute", "search_authenticated": "5/minute"}}
     with override_settings(GRAPH_SEARCH=graph_search(api=api)):
         statuses = [client.get("/api/search/?q=phone").status_code for _ in range(3)]
@@ -138,7 +138,7 @@ def test_throttle_counts_are_shared_by_workers_through_redis(catalogue):
     prefix = f"dgs-test-{uuid.uuid4().hex}"
     caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": prefix}}
-    api = {"THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"], "THROTTLE_RATES": {"search": "2/minute"}}
+    api = {"THROTTLE_CLASSES": ["dgs_core.rest.policy.SearchRateThrottle"], "THROTTLE_RATES": {"search": "2/minute"}}
     with override_settings(CACHES=caches, GRAPH_SEARCH=graph_search(api=api)):
         assert [Client().get("/api/search/?q=phone").status_code for _ in range(2)] == [200, 200]
         # A second worker process with the same Redis: the two requests above count there too.
@@ -160,7 +160,7 @@ def test_throttle_counts_are_shared_by_workers_through_redis(catalogue):
 
 def test_core_works_without_drf(catalogue):
     """With rest_framework not importable: the plain throttle, Django's user and CSRF check take over."""
-    api = {"REQUIRE_AUTHENTICATION": False, "THROTTLE_CLASSES": ["dgs_core.api_policy.SearchRateThrottle"],
+    api = {"REQUIRE_AUTHENTICATION": False, "THROTTLE_CLASSES": ["dgs_core.rest.policy.SearchRateThrottle"],
            "THROTTLE_RATES": {"search": "2/minute"}}
     script = f"""
         import sys
@@ -175,7 +175,7 @@ def test_core_works_without_drf(catalogue):
         call_command("migrate", verbosity=0)
         from django.contrib.auth.models import User
         from django.test import Client
-        from dgs_core import api_policy
+        from dgs_core.rest import policy as api_policy
         anonymous = Client()
         statuses = [anonymous.get("/api/search/?q=phone").status_code for _ in range(3)]
         user = Client(enforce_csrf_checks=True)

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 import dgs_core
 from dgs_core import evaluation
-from dgs_core.builtin_backends import MemoryVectorStore
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.evaluation import (
     Judgment,
     JudgmentError,
@@ -26,7 +26,7 @@ from dgs_core.evaluation import (
     score,
     summarize,
 )
-from dgs_core.pipeline import VectorSearchPipeline
+from dgs_core.searching.pipeline import VectorSearchPipeline
 
 # -- Metrics ----------------------------------------------------------------------------------------
 
@@ -245,7 +245,7 @@ def table_rows(output):
 
 def keyword_modes():
     """Whether this dgs-core searches by mode (hybrid search landed)."""
-    from dgs_core.searching import Searcher
+    from dgs_core.searching.searcher import Searcher
 
     return evaluation._searcher_modes(Searcher)
 

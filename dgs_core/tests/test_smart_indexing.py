@@ -5,9 +5,9 @@ from django.core import checks
 from django.test import override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.conf import get_config
-from dgs_core.indexing import build_documents, get_plan
+from dgs_core.indexing.indexer import build_documents, get_plan
 from tests.factories import make_catalogue
 from tests.music.models import Album, Artist, Track
 from tests.music.support import MODELS, make_music
@@ -80,8 +80,8 @@ def test_switching_smart_indexing_off_keeps_search_working_without_a_reindex():
         assert any("\n" in hit.text for hit in hits.values())  # the other album is still smart
         stats = dgs_core.reindex_queryset(Album.objects.all())
         assert (stats.indexed, stats.skipped) == (Album.objects.count() - 1, 1)  # only changed texts re-embedded
-        assert "\n" not in components.get_vector_store().search(
-            components.get_embedder().embed_query("Highway"), 1, models=["music.album"])[0].text
+        assert "\n" not in engine.get_vector_store().search(
+            engine.get_embedder().embed_query("Highway"), 1, models=["music.album"])[0].text
 
 
 def test_smart_indexing_never_drops_text_a_template_leaves_out():

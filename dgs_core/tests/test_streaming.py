@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.test import override_settings
 
-from dgs_core.streaming import cancel_event, hub
+from dgs_core.searching.events import cancel_event, hub
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything
 

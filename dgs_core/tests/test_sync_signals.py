@@ -5,9 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dgs_core import components
+from dgs_core import engine
+from dgs_core.indexing.outbox import drift
 from dgs_core.models import IndexChange
-from dgs_core.outbox import drift
 from tests.music.models import Album, Artist, Genre, Playlist, PlaylistTrack, Track
 from tests.music.support import CountingEmbedder, SwitchableStore, ids, make_music, music_settings
 
@@ -46,7 +46,7 @@ def committed(django_capture_on_commit_callbacks):
 
 def text_of(obj) -> str:
     doc_id = f"{obj._meta.label_lower}:{obj.pk}"
-    hits = components.get_vector_store().search(components.get_embedder().embed_query(str(obj)), 50)
+    hits = engine.get_vector_store().search(engine.get_embedder().embed_query(str(obj)), 50)
     return next(h.text for h in hits if h.id == doc_id)
 
 
@@ -56,7 +56,7 @@ def assert_index_is_true():
 
 
 def test_creating_rows_indexes_them(music):
-    store = components.get_vector_store()
+    store = engine.get_vector_store()
     assert [store.count([label]) for label in ("music.track", "music.album", "music.artist")] == [3, 2, 2]
     assert "Road trip" in text_of(music["highway_track"])
 
@@ -170,7 +170,7 @@ def test_deletes_remove_documents_and_update_the_ones_that_included_the_row(musi
     with committed():
         music["acdc"].delete()  # cascades to its album; the album's track stays, without album (SET_NULL)
     assert_index_is_true()
-    assert components.get_vector_store().count() == 4  # Queen, her album, its track, the orphaned track
+    assert engine.get_vector_store().count() == 4  # Queen, her album, its track, the orphaned track
     assert "AC/DC" not in text_of(music["highway_track"])
 
 

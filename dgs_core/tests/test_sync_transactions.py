@@ -4,9 +4,9 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from dgs_core import components
+from dgs_core import engine
+from dgs_core.indexing.outbox import drift
 from dgs_core.models import IndexChange
-from dgs_core.outbox import drift
 from tests.music.models import Artist, Track
 from tests.music.support import CountingEmbedder, SwitchableStore, ids, make_music, music_settings
 
@@ -29,7 +29,7 @@ def music(settings):
 
 
 def stored_ids() -> set[str]:
-    return set(components.get_vector_store().iter_ids())
+    return set(engine.get_vector_store().iter_ids())
 
 
 def test_changes_are_applied_after_commit_not_before(music):

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 
 from dgs_core.conf import get_config
-from dgs_core.indexing import build_documents, get_plan
+from dgs_core.indexing.indexer import build_documents, get_plan
 from tests.factories import make_catalogue
 
 pytestmark = pytest.mark.django_db

@@ -45,7 +45,7 @@ EXAMPLE_STORE = {
             register("example-hashing", ExampleEmbedder)
         ''',
     "dgs_example_store/backends.py": '''
-        from dgs_core.builtin_backends import HashingEmbedder, MemoryVectorStore
+        from dgs_core.backends import HashingEmbedder, MemoryVectorStore
 
 
         class ExampleStore(MemoryVectorStore):
@@ -74,7 +74,7 @@ RIVAL_STORE = {
 
         @dgs_core.hookimpl
         def dgs_register_vector_stores(register):
-            from dgs_core.builtin_backends import MemoryVectorStore
+            from dgs_core.backends import MemoryVectorStore
 
             register("example", MemoryVectorStore)
         ''',
@@ -130,7 +130,9 @@ INDEX_AND_SEARCH = """
 
     call_command("migrate", verbosity=0)
 
-    from dgs_core import components, reindex_queryset, search
+    from dgs_core import reindex_queryset, search
+
+    from dgs_core import engine
     from tests.shop.models import Product
 
     products = {
@@ -144,7 +146,7 @@ INDEX_AND_SEARCH = """
     stats = reindex_queryset(Product.objects.all())
     hits = search("red smartphone", models=["shop.Product"], limit=3)
     # The shared store routes to its live collection: an instance of the configured backend class.
-    store, embedder = components.get_vector_store().live, components.get_embedder()
+    store, embedder = engine.get_vector_store().live, engine.get_embedder()
     stored = store.get_vectors([f"shop.product:{pk}" for pk in products.values()])
     print(json.dumps({
         "products": products,

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from dgs_core import components
-from dgs_core.builtin_backends import SyncTransport
-from dgs_core.conf import parse_config
+from dgs_core import engine
+from dgs_core.conf import parse_config, transport_name
+from dgs_core.engine import get_transport
+from dgs_core.indexing.outbox import drift
+from dgs_core.indexing.transports import DjangoQTransport, SyncTransport, ThreadTransport
 from dgs_core.models import IndexChange
-from dgs_core.outbox import drift
-from dgs_core.transports import DjangoQTransport, ThreadTransport, get_transport, transport_name
 from tests.music.models import Artist
 from tests.music.support import CountingEmbedder, SwitchableStore, make_music, music_settings
 
@@ -64,7 +64,7 @@ def threaded(settings):
     yield
     CountingEmbedder.gate.set()
     SwitchableStore.available = True
-    components.reset()
+    engine.reset()
     assert index_threads() == []
 
 

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dgs_core.conf import ModelConfig
-from dgs_core.indexing import build_documents
-from dgs_core.traversal import FieldPathError, TraversalPlan, configured_paths, resolve_path
+from dgs_core.indexing.indexer import build_documents
+from dgs_core.indexing.traversal import FieldPathError, TraversalPlan, configured_paths, resolve_path
 from tests.factories import make_catalogue
 from tests.shop.models import Account, Brand, Category, Product, Review, Tag
 

@@ -14,8 +14,8 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
+    from dgs_core.indexing.outbox import drift
     from dgs_core.models import IndexChange
-    from dgs_core.outbox import drift
     from tests.music.support import CountingEmbedder, make_music
 
     call_command("migrate", verbosity=0)

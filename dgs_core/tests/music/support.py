@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from dgs_core.builtin_backends import HashingEmbedder, MemoryVectorStore
+from dgs_core.backends import HashingEmbedder, MemoryVectorStore
 from dgs_core.exceptions import BackendUnavailable
 
 #: Each path kind the dependents logic must follow: own fields, forward FK (one and two hops), reverse FK,

@@ -24,7 +24,7 @@ def drain_outbox(self, document_ids: Optional[list[str]] = None) -> dict[str, An
     the outbox counts attempts and stops at ``ASYNC_INDEXING["MAX_RETRIES"]``, so the Celery retries
     need no limit of their own.
     """
-    from dgs_core import outbox
+    from dgs_core.indexing import outbox
 
     result = outbox.drain(document_ids)
     if result.retry_in is not None:
@@ -36,8 +36,7 @@ def drain_outbox(self, document_ids: Optional[list[str]] = None) -> dict[str, An
 def sweep_outbox_on_start(sender=None, **kwargs: Any) -> None:
     """Queue one drain of everything due: changes whose task died with a worker, or never reached the
     broker, are applied as soon as a worker is back (after their lease, ``LEASE_SECONDS``, ends)."""
-    from dgs_core.conf import get_config
-    from dgs_core.transports import transport_name
+    from dgs_core.conf import get_config, transport_name
 
     config = get_config()
     if transport_name(config) != "celery":

@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 
 from dgs_celery.transport import CeleryTransport
-from dgs_core import components
+from dgs_core import engine
+from dgs_core.engine import get_transport
+from dgs_core.indexing.outbox import drift
 from dgs_core.models import IndexChange
-from dgs_core.outbox import drift
-from dgs_core.transports import get_transport
 from tests.conftest import wait_until
 from tests.records.embedders import SlowHashingEmbedder
 from tests.records.models import Album, Artist, Track
@@ -26,11 +26,11 @@ CLEAN = {"outdated": [], "stale": []}
 
 @pytest.fixture(autouse=True)
 def empty_store():
-    components.reset()
-    components.get_vector_store().clear()
+    engine.reset()
+    engine.get_vector_store().clear()
     SlowHashingEmbedder.calls = 0
     yield
-    components.reset()
+    engine.reset()
 
 
 def outbox_empty() -> bool:
@@ -56,7 +56,7 @@ def test_changes_are_applied_by_a_worker_not_in_the_request(workers):
     wait_until(outbox_empty, 60, "the worker to apply every change")
     assert drift() == CLEAN
     assert SlowHashingEmbedder.calls == 0  # nothing was embedded in this (the "web") process
-    assert components.get_vector_store().count(["records.track"]) == 2
+    assert engine.get_vector_store().count(["records.track"]) == 2
 
 
 @pytest.mark.slow

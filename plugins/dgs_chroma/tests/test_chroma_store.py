@@ -10,8 +10,8 @@ from chromadb.config import Settings
 from dgs_chroma.metadata import where_clause
 from dgs_chroma.store import ChromaVectorStore
 from dgs_core.base import cosine_to_score, document_id
-from dgs_core.components import build_vector_store
 from dgs_core.conf import BackendConfig
+from dgs_core.engine import build_vector_store
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.testing.vector_store import PRODUCT, REVIEW, at_cosines, cosine, make_doc, random_vectors

@@ -24,8 +24,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from dgs_core.backends import HashingEmbedder
 from dgs_core.base import normalize_rows
-from dgs_core.builtin_backends import HashingEmbedder
 
 #: Models the fake serves and their widths; "acme-embed" stands for a model the plugin does not know.
 MODELS = {"embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024, "embed-v4.0": 1536, "acme-embed": 640}

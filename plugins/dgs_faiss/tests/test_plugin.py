@@ -1,7 +1,7 @@
 """The distribution's entry point registers the store, and settings reach it (legacy names included)."""
 
-from dgs_core.components import build_vector_store
 from dgs_core.conf import BackendConfig
+from dgs_core.engine import build_vector_store
 from dgs_core.plugins import PluginRegistry
 from dgs_faiss.store import FaissVectorStore
 

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from dgs_core.base import VectorHit
 from dgs_core.conf import GraphSearchConfig
-from dgs_core.pipeline import SearchRequest, VectorSearchPipeline
+from dgs_core.searching.pipeline import SearchRequest, VectorSearchPipeline
 from dgs_langgraph.nodes import END, Nodes, PipelineState
 
 log = logging.getLogger("dgs_langgraph")

@@ -6,8 +6,8 @@
   decides which optional steps run (expansion needs query text; a similar-search has only a vector).
 * **expand_query** asks the LLM backend for up to ``MAX_EXPANDED_QUERIES`` variants.
 * **vector_search** retrieves once per query by the search's mode (vector, keyword or hybrid;
-  :func:`dgs_core.pipeline.retrieve`); several result lists are fused by reciprocal rank (RRF, k=60,
-  :mod:`dgs_core.fusion`), so scores stay in [0, 1] and follow the order. ``min_score`` filters each list
+  :func:`dgs_core.searching.pipeline.retrieve`); several result lists are fused by reciprocal rank (RRF, k=60,
+  :mod:`dgs_core.searching.fusion`), so scores stay in [0, 1] and follow the order. ``min_score`` filters each list
   before fusion.
 * **rerank** hands the best ``RERANK_TOP_K`` candidates to the ``LANGGRAPH["RERANKER"]`` reranker; hits it
   did not rank keep their order behind the ranked ones. Ids the reranker did not receive are ignored.
@@ -27,14 +27,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional, TypedDict
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.base import Reranker, VectorHit
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.exceptions import BackendUnavailable
-from dgs_core.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
-from dgs_core.llm import get_llm
-from dgs_core.pipeline import SearchRequest, retrieve
-from dgs_core.streaming import StreamCancelled, cancel_event, emit
+from dgs_core.searching.events import StreamCancelled, cancel_event, emit
+from dgs_core.searching.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from dgs_core.searching.llm import get_llm
+from dgs_core.searching.pipeline import SearchRequest, retrieve
 
 log = logging.getLogger("dgs_langgraph")
 
@@ -193,10 +193,10 @@ class Nodes:
         cfg = self.settings.reranker
 
         def build() -> Reranker:
-            cls = components.resolve_class("reranker", cfg.backend, Reranker)
+            cls = engine.resolve_class("reranker", cfg.backend, Reranker)
             return cls(model_name=cfg.model_name, **cfg.options)
 
-        return components.shared(("langgraph-reranker", cfg.backend, cfg.model_name), build)
+        return engine.shared(("langgraph-reranker", cfg.backend, cfg.model_name), build)
 
     def rerank(self, state: PipelineState) -> dict[str, Any]:
         candidates, top_k = state["candidates"], self.settings.rerank_top_k

@@ -8,7 +8,7 @@ def dgs_search_pipeline(config):
     """The LangGraph pipeline while ``GRAPH_SEARCH["LANGGRAPH"]["ENABLED"]`` is true, else core's default."""
     if not config.langgraph.enabled:
         return None
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_langgraph.graph import LangGraphPipeline
 
-    return components.shared(("langgraph-pipeline", id(config)), lambda: LangGraphPipeline(config))
+    return engine.shared(("langgraph-pipeline", id(config)), lambda: LangGraphPipeline(config))

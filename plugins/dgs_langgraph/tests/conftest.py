@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 import dgs_core
-from dgs_core.builtin_backends import MemoryVectorStore
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.conf import reset_config
 from dgs_langgraph.graph import SEQUENTIAL_ENV
 from tests.catalog.models import Album, Artist, Track

@@ -8,7 +8,7 @@ from django.test import override_settings
 
 import dgs_core
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError
-from dgs_core.streaming import hub
+from dgs_core.searching.events import hub
 from dgs_langgraph.openai_chat import OpenAIChatLLM
 from tests.chat_server import rerank_numbers
 from tests.conftest import graph_search, openai_llm, plain, wait_for_threads_to_end

@@ -5,11 +5,11 @@ import pytest
 from django.test import override_settings
 
 import dgs_core
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.conf import get_config, reset_config
-from dgs_core.llm import KeywordBackend
 from dgs_core.plugins import get_registry
-from dgs_core.streaming import hub
+from dgs_core.searching.events import hub
+from dgs_core.searching.llm import KeywordBackend
 from dgs_langgraph.graph import SEQUENTIAL_ENV, LangGraphPipeline
 from tests.catalog.models import Track
 from tests.conftest import graph_search, plain
@@ -66,8 +66,8 @@ def test_expanded_queries_are_searched_and_fused_by_reciprocal_rank(catalogue, r
         assert expanded == [[query, *KeywordBackend().expand_query(query, [m.model_label for m in get_config().models],
                                                                    3)]]
         # The oracle: every query's own ranking, fused by 1 / (60 + rank), ties in first-seen order.
-        store = components.get_vector_store()
-        embedder = components.get_search_embedder(store)
+        store = engine.get_vector_store()
+        embedder = engine.get_search_embedder(store)
         totals = {}
         for variant in expanded[0]:
             for rank, hit in enumerate(store.search(embedder.embed_query(variant), k)):

@@ -29,8 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from dgs_core.backends import HashingEmbedder
 from dgs_core.base import normalize_rows
-from dgs_core.builtin_backends import HashingEmbedder
 
 #: Models the fake serves, with their full width; "nomic-embed-text" stands for a model the plugin does not know.
 MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536,

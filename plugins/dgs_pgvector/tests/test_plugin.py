@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from dgs_core.components import build_vector_store
 from dgs_core.conf import BackendConfig
+from dgs_core.engine import build_vector_store
 from dgs_core.plugins import PluginRegistry
 from dgs_pgvector.store import PgvectorStore
 

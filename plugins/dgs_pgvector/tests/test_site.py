@@ -8,8 +8,9 @@ from django.core.management import call_command
 from django.db import connection
 
 import dgs_core
-from dgs_core import components, generations
+from dgs_core import engine
 from dgs_core.conf import reset_config
+from dgs_core.engine import generations
 from tests.music.models import Album, Artist, Genre, Track
 
 
@@ -18,9 +19,9 @@ def fresh_components(monkeypatch):
     # Rebuilds wait this long for other processes to see a switch; the test runs in one process.
     monkeypatch.setattr(generations, "STATE_TTL_SECONDS", 0.0)
     reset_config()
-    components.reset()
+    engine.reset()
     yield
-    components.reset()
+    engine.reset()
     reset_config()
 
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from dgs_core.components import build_vector_store
 from dgs_core.conf import BackendConfig
+from dgs_core.engine import build_vector_store
 from dgs_core.exceptions import ConfigurationError
 from dgs_core.plugins import PluginRegistry
 from dgs_qdrant.store import QdrantVectorStore

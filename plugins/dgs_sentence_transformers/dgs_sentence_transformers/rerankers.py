@@ -85,9 +85,9 @@ class BiEncoderReranker(Reranker):
 
         store = self.store
         if store is None and self.reuse_stored_vectors and settings.configured:
-            from dgs_core import components
+            from dgs_core import engine
 
-            store = components.get_vector_store()
+            store = engine.get_vector_store()
         if store is None or not self.reuse_stored_vectors:
             return None
         if (store.embedder_info() or {}).get("embedder") != self.embedder.id:

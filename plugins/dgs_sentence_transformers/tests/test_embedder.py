@@ -97,8 +97,8 @@ def test_count_tokens_reports_texts_longer_than_the_window(model_path):
 
 @pytest.mark.slow
 def test_long_documents_are_chunked_on_the_models_own_tokens(model_path):
-    from dgs_core.chunking import Chunker
     from dgs_core.conf import ChunkingConfig
+    from dgs_core.indexing.chunking import Chunker
 
     embedder = SentenceTransformerEmbedder(model_name=model_path)
     text = "Graph-aware semantic search finds tracks by their album's artist. " * 60

@@ -7,8 +7,8 @@ is tested only for how it refuses models it cannot use, with the real MiniLM dir
 import pytest
 
 import dgs_sentence_transformers.plugin
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.base import StoredDocument, VectorHit
-from dgs_core.builtin_backends import MemoryVectorStore
 from dgs_core.conf import parse_config
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError
 from dgs_core.plugins import PluginRegistry

@@ -6,7 +6,7 @@ from django.core.management import CommandError
 
 from dgs_core.conf import ModelConfig, get_config
 from dgs_core.exceptions import GraphSearchError, UnknownModelError
-from dgs_core.indexing import model_config_for
+from dgs_core.indexing.indexer import model_config_for
 
 
 def selected_models(labels: list[str] | None) -> list[ModelConfig]:

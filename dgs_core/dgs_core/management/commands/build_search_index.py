@@ -1,9 +1,9 @@
 from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.exceptions import GraphSearchError
-from dgs_core.indexing import Indexer, IndexStats
+from dgs_core.indexing.indexer import Indexer, IndexStats
 
 from ._util import format_table, selected_models
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         if rebuilding and options["model"]:
             raise CommandError("--rebuild and --resume rebuild every configured model; drop --model.")
         try:
-            router = components.get_vector_store()
+            router = engine.get_vector_store()
             target = None
             if options["rebuild"]:
                 target = router.start_rebuild()
@@ -103,11 +103,11 @@ class Command(BaseCommand):
                 f"{total.failed} objects failed to index (e.g. {sample}); see the log, then run {again}."
             )
         if rebuilding:
-            live = router.finish_rebuild(components.embedder_config())
+            live = router.finish_rebuild(engine.embedder_config())
             self.stdout.write(f"Switched searches to collection {live!r}; the previous one was dropped.")
 
     def retry_failed(self, models) -> None:
-        from dgs_core import outbox
+        from dgs_core.indexing import outbox
 
         try:
             result = outbox.drain(models=[m.model_label for m in models], retry_failed=True)

@@ -1,6 +1,6 @@
 from django.core.management import BaseCommand, CommandError
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.exceptions import GraphSearchError
 
 from ._util import selected_models
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         models = selected_models(options["model"])
         try:
-            store = components.get_vector_store()
+            store = engine.get_vector_store()
             for model_config in models:
                 before = store.count([model_config.model_label])
                 store.clear([model_config.model_label])

@@ -1,8 +1,8 @@
 from django.core.management import BaseCommand, CommandError
 
-from dgs_core.cache import get_embedding_cache
 from dgs_core.conf import get_config
 from dgs_core.exceptions import GraphSearchError
+from dgs_core.indexing.cache import get_embedding_cache
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management import BaseCommand, CommandError
 from dgs_core import evaluation
 from dgs_core.conf import get_config
 from dgs_core.exceptions import GraphSearchError
-from dgs_core.searching import Searcher
+from dgs_core.searching.searcher import Searcher
 
 from ._util import format_table
 

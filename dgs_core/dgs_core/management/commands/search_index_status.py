@@ -1,8 +1,9 @@
 from django.core.management import BaseCommand, CommandError
 
-from dgs_core import components, outbox
+from dgs_core import engine
 from dgs_core.exceptions import GraphSearchError
-from dgs_core.indexing import coverage
+from dgs_core.indexing import outbox
+from dgs_core.indexing.indexer import coverage
 
 from ._util import format_table, selected_models
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         models = selected_models(options["model"])
         try:
-            store = components.get_vector_store()
+            store = engine.get_vector_store()
             table = []
             changes = outbox.counts_by_model()
             for model_config in models:

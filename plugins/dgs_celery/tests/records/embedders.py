@@ -2,7 +2,7 @@
 
 import time
 
-from dgs_core.builtin_backends import HashingEmbedder
+from dgs_core.backends import HashingEmbedder
 
 
 class SlowHashingEmbedder(HashingEmbedder):

@@ -10,10 +10,13 @@ from typing import Any, Optional
 
 from django.db import models
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.base import StoredDocument, VectorStore, document_id
-from dgs_core.cache import embed_with_cache, get_embedding_cache
-from dgs_core.chunking import (
+from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
+from dgs_core.documents import Document
+from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
+from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
+from dgs_core.indexing.chunking import (
     SPANS_KEY,
     Chunker,
     encode_spans,
@@ -23,13 +26,10 @@ from dgs_core.chunking import (
     section_spans,
     stored_hash,
 )
-from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.documents import Document
-from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
+from dgs_core.indexing.traversal import TraversalPlan
 from dgs_core.plugins import get_registry
-from dgs_core.traversal import TraversalPlan
 
-log = logging.getLogger("dgs_core.indexing")
+log = logging.getLogger("dgs_core.indexing.indexer")
 
 
 @dataclass
@@ -42,7 +42,7 @@ class IndexStats:
     pruned: int = 0  # vectors whose rows no longer exist
     chunked: int = 0  # extra entries stored for documents longer than the embedder's window
     embedded: int = 0  # texts (documents or chunks) the embedder computed
-    cached: int = 0  # texts whose vectors came from the embedding cache (dgs_core.cache)
+    cached: int = 0  # texts whose vectors came from the embedding cache (dgs_core.indexing.cache)
     failed_ids: list[str] = field(default_factory=list)
     last_error: str = ""
 
@@ -71,7 +71,7 @@ def model_config_for(model_or_label: Any, config: Optional[GraphSearchConfig] = 
 
 
 def get_plan(model_config: ModelConfig) -> TraversalPlan:
-    return components.shared(("plan", model_config.model_label), lambda: TraversalPlan(model_config))
+    return engine.shared(("plan", model_config.model_label), lambda: TraversalPlan(model_config))
 
 
 def build_documents(
@@ -97,8 +97,8 @@ class Indexer:
 
     def __init__(self, config: Optional[GraphSearchConfig] = None, store: Optional[VectorStore] = None) -> None:
         self.config = config or get_config()
-        self.embedder = components.get_embedder()
-        self.store = store or components.get_vector_store()
+        self.embedder = engine.get_embedder()
+        self.store = store or engine.get_vector_store()
 
     @cached_property
     def chunker(self) -> Chunker:
@@ -120,7 +120,7 @@ class Indexer:
         """Embed and store the documents whose text changed (all of them with ``force``)."""
         stats = IndexStats()
         if documents:
-            components.check_embedder(self.store, self.embedder, writing=True)
+            engine.check_embedder(self.store, self.embedder, writing=True)
         empty = [d.id for d in documents if not d.text.strip()]
         if empty:  # nothing to search for: make sure no old vector lingers either
             self.delete_documents(empty)

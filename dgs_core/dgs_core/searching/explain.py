@@ -1,6 +1,6 @@
 """Why a hit matched: the configured path (``album__artist__name``) and the snippet of its best chunk.
 
-Each stored entry records where each path's values lie in its text (:mod:`dgs_core.chunking`). For a
+Each stored entry records where each path's values lie in its text (:mod:`dgs_core.indexing.chunking`). For a
 hit, the path whose value shares the most query words (stemmed, diacritics ignored) explains it; when
 none shares a word, as with a query by meaning, the value closest to the query by the search embedder
 does (``EXPLAIN_MATCHES = "semantic"``; value vectors are kept in the embedding cache, so repeated
@@ -20,8 +20,8 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core.base import Embedder, normalize_rows
-from dgs_core.cache import embed_with_cache, get_embedding_cache
-from dgs_core.chunking import SPANS_KEY, decode_spans
+from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
+from dgs_core.indexing.chunking import SPANS_KEY, decode_spans
 
 #: Longest snippet; a longer value is cut around its first query word.
 SNIPPET_CHARS = 200

@@ -24,7 +24,7 @@ from django.utils import timezone
 from dgs_core.base import StoredDocument, VectorHit, VectorStore
 from dgs_core.conf import BackendConfig
 
-log = logging.getLogger("dgs_core.generations")
+log = logging.getLogger("dgs_core.engine.generations")
 
 #: How long a process trusts its cached pointer; a rebuild waits this long after each switch.
 STATE_TTL_SECONDS = 2.0
@@ -76,7 +76,7 @@ class GenerationRouter(VectorStore):
 
     def collection(self, name: str) -> VectorStore:
         """The store instance of collection ``name`` (``""`` is the store's default collection)."""
-        from dgs_core.components import build_vector_store
+        from dgs_core.engine.backends import build_vector_store
 
         with self._lock:
             if name not in self._collections:

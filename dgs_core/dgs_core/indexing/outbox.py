@@ -1,6 +1,6 @@
 """The outbox: durable, coalesced records of index changes, and the drain that applies them.
 
-* :func:`record` is called by the signal receivers (:mod:`dgs_core.signals`) while the change is being
+* :func:`record` is called by the signal receivers (:mod:`dgs_core.indexing.signals`) while the change is being
   made. It writes one :class:`~dgs_core.models.IndexChange` row per affected document *in the same
   transaction*, so a committed change always has its row and a rolled-back one never has. Saving one
   object 1,000 times updates its one row (the first write per transaction is the only query).
@@ -28,11 +28,12 @@ from django.db.models import Count, Min, Q, Value
 from django.db.models.functions import Left, StrIndex
 from django.utils import timezone
 
+from dgs_core import engine
 from dgs_core.base import document_id
 from dgs_core.conf import AsyncIndexingConfig, get_config
 from dgs_core.models import IndexChange
 
-log = logging.getLogger("dgs_core.outbox")
+log = logging.getLogger("dgs_core.indexing.outbox")
 
 #: Characters of an error kept in ``IndexChange.last_error``.
 ERROR_LENGTH = 2000
@@ -133,10 +134,8 @@ def dispatch(document_ids: Sequence[str]) -> None:
     """Hand recorded changes to the transport. A failure here loses nothing: the rows stay due."""
     if not document_ids:
         return
-    from dgs_core.transports import get_transport
-
     try:
-        get_transport().submit(list(document_ids))
+        engine.get_transport().submit(list(document_ids))
     except Exception:
         log.exception(
             "Handing %d index changes to the transport failed. They stay in the outbox: the next drain applies "
@@ -232,7 +231,7 @@ def drain(
 
 def _apply(rows: Sequence[IndexChange]) -> dict[str, str]:
     """Bring the index in line with the database for ``rows``; returns ``{document_id: error}`` of failures."""
-    from dgs_core.indexing import Indexer
+    from dgs_core.indexing.indexer import Indexer
 
     config = get_config()
     groups: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -253,7 +252,7 @@ def _apply(rows: Sequence[IndexChange]) -> dict[str, str]:
                 manager = model_config.model._default_manager
                 present = {str(pk) for pk in manager.filter(pk__in=wanted).values_list("pk", flat=True)}
                 stats = indexer.index_queryset(model_config, manager.filter(pk__in=present))
-                error = stats.last_error or "indexing failed; see the dgs_core.indexing log"
+                error = stats.last_error or "indexing failed; see the dgs_core.indexing.indexer log"
                 failures.update({doc_id: error for doc_id in stats.failed_ids})
                 gone += [document_id(label, pk) for pk in wanted if pk not in present]
             indexer.delete_documents(gone)
@@ -324,8 +323,8 @@ def drift(models: Optional[Sequence[str]] = None) -> dict[str, list[str]]:
     ``outdated``: rows whose vector is missing or was made from another text; ``stale``: vectors of
     rows that no longer exist. Builds every document (no embedding): for tests and audits.
     """
-    from dgs_core.chunking import object_id, parse_stored_hash
-    from dgs_core.indexing import Indexer, build_documents, get_plan
+    from dgs_core.indexing.chunking import object_id, parse_stored_hash
+    from dgs_core.indexing.indexer import Indexer, build_documents, get_plan
 
     config = get_config()
     indexer = Indexer(config)

@@ -21,7 +21,6 @@ import numpy as np
 from dgs_core.base import (
     Embedder,
     StoredDocument,
-    Transport,
     VectorHit,
     VectorStore,
     cosine_to_score,
@@ -179,10 +178,3 @@ class MemoryVectorStore(VectorStore):
             KEYWORDS.clear(space.keywords)
             space.embedder_info = None
             space.matrix = None
-
-
-class SyncTransport(Transport):
-    def submit(self, document_ids: Sequence[str]) -> None:
-        from dgs_core.outbox import drain
-
-        drain(document_ids)

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
 from dgs_core.exceptions import GraphSearchError
-from dgs_core.searching import Searcher
+from dgs_core.searching.searcher import Searcher
 
 log = logging.getLogger("dgs_core.admin")
 
@@ -145,8 +145,8 @@ def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]
 
 def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
     """Per permitted model: rows in the database, vectors in the store, missing and stale vectors."""
-    from dgs_core import components
-    from dgs_core.indexing import coverage
+    from dgs_core import engine
+    from dgs_core.indexing.indexer import coverage
 
     config = _enabled_config()
     models = permitted_models(request, config)
@@ -154,7 +154,7 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
         raise PermissionDenied
     reports, error, status = [], None, 200
     try:
-        store = components.get_vector_store()
+        store = engine.get_vector_store()
         reports = [(m, coverage(m, store)) for m in models]
     except Exception as exc:  # an unreachable store is reported on the page, not as a server error
         log.error("Index status failed: %s: %s", type(exc).__name__, exc)

@@ -1,6 +1,6 @@
 """The REST API (CONTRACT §4): search, similar, conversation, stream and the OpenAPI schema.
 
-Every endpoint runs the ``GRAPH_SEARCH["API"]`` policy first (:mod:`dgs_core.api_policy`) and answers JSON
+Every endpoint runs the ``GRAPH_SEARCH["API"]`` policy first (:mod:`dgs_core.rest.policy`) and answers JSON
 ``{"error": "..."}`` naming the parameter at fault. No input produces a 500: the view boundary maps
 each failure to its status, and anything unexpected is logged with its traceback and answered 503.
 """
@@ -19,26 +19,26 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, Stre
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from dgs_core.api_policy import ApiDenied, get_policy
 from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.conversation import converse, forget
 from dgs_core.exceptions import (
+    ApiDenied,
     BackendUnavailable,
     ConfigurationError,
     EmbedderMismatchError,
     InvalidParameterError,
     UnknownModelError,
 )
-from dgs_core.searching import Searcher
+from dgs_core.rest.policy import get_policy
+from dgs_core.searching.searcher import MAX_OFFSET, Searcher
+from dgs_core.searching.visibility import visible_queryset
 from dgs_core.streaming import SearchStream
-from dgs_core.visibility import visible_queryset
 
 log = logging.getLogger("dgs_core.api")
 
 #: Query parameters of search; every other parameter is a filter (``?genre__name=Rock``).
 SEARCH_PARAMETERS = ("q", "models", "limit", "min_score", "offset", "mode")
 #: Deepest ``offset`` accepted: the store is asked for ``offset + limit`` candidates.
-MAX_OFFSET = 10_000
 MODEL_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"-?[0-9]+")
 #: Longer integers are clamped like any other value above the maximum, without parsing them.
@@ -303,6 +303,6 @@ class SchemaView(ApiView):
     http_method_names = ["get", "head", "options"]
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        from dgs_core.openapi import build_schema
+        from dgs_core.rest.schema import build_schema
 
         return JsonResponse(build_schema(request, self.config()))

@@ -32,12 +32,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.conf import get_config
 from dgs_core.documents import text_key
 from dgs_core.exceptions import ConfigurationError
 
-log = logging.getLogger("dgs_core.cache")
+log = logging.getLogger("dgs_core.indexing.cache")
 
 #: Keys per ``IN (...)`` query.
 CHUNK = 500
@@ -268,7 +268,7 @@ def get_embedding_cache() -> Optional[EmbeddingCache]:
     """The shared embedding cache, or ``None`` when ``DELTA_INDEXING`` is off."""
     if not get_config().delta_indexing:
         return None
-    return components.shared("embedding_cache", build_embedding_cache)
+    return engine.shared("embedding_cache", build_embedding_cache)
 
 
 def embed_with_cache(embedder: Any, texts: Sequence[str],

@@ -31,6 +31,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
 
 from dgs_core.conf import ApiConfig, GraphSearchConfig, Problem, get_config
+from dgs_core.exceptions import ApiDenied
 
 try:  # DRF is optional; everything below works without it
     from rest_framework.exceptions import APIException
@@ -42,16 +43,6 @@ except ImportError:
 
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)s?\s*$", re.IGNORECASE)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class ApiDenied(Exception):
-    """The policy refuses a request: ``status`` (401, 403, 429) and a message for the client."""
-
-    def __init__(self, status: int, message: str, headers: Optional[dict[str, str]] = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -253,10 +244,10 @@ def build_policy(api: ApiConfig) -> Policy:
 
 def get_policy() -> Policy:
     """The shared policy of the current settings (rebuilt when ``GRAPH_SEARCH`` changes)."""
-    from dgs_core import components
+    from dgs_core import engine
 
     config = get_config()
-    return components.shared("api-policy", lambda: build_policy(config.api))
+    return engine.shared("api-policy", lambda: build_policy(config.api))
 
 
 def configuration_problems(config: GraphSearchConfig) -> list[Problem]:

@@ -10,20 +10,23 @@ import numpy as np
 from asgiref.sync import sync_to_async
 from django.db import models
 
-from dgs_core import components
+from dgs_core import engine
 from dgs_core.base import VectorHit, document_id
 from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, GraphSearchError, InvalidParameterError, UnknownModelError
-from dgs_core.explain import Match, explain
-from dgs_core.filters import Condition, parse_filters
-from dgs_core.indexing import build_documents, get_plan, model_config_for
-from dgs_core.pipeline import SearchRequest
+from dgs_core.filters import Condition
+from dgs_core.indexing.indexer import build_documents, get_plan, model_config_for
 from dgs_core.plugins import get_registry
-from dgs_core.visibility import visible_hits
+from dgs_core.searching.explain import Match, explain
+from dgs_core.searching.filters import parse_filters
+from dgs_core.searching.pipeline import SearchRequest
+from dgs_core.searching.visibility import visible_hits
 
 log = logging.getLogger("dgs_core.search")
 
 _NOT_LOADED = object()
+#: The deepest page a client may ask for: deeper offsets cost the store k = offset + limit candidates.
+MAX_OFFSET = 10_000
 
 
 class SearchHit:
@@ -46,7 +49,7 @@ class SearchHit:
     def matched(self) -> Optional[Match]:
         """Why this hit matched: ``.path`` (e.g. ``album__artist__name``) and ``.snippet`` of its best chunk.
 
-        Computed for the whole result list on first access (see :mod:`dgs_core.explain`); ``None`` when
+        Computed for the whole result list on first access (see :mod:`dgs_core.searching.explain`); ``None`` when
         ``EXPLAIN_MATCHES`` is "off".
         """
         if self._matched is _NOT_LOADED:
@@ -87,7 +90,7 @@ class SearchResults(list):
             return
         embedder = None
         if self.config.explain_matches == "semantic":
-            embedder = components.get_search_embedder(components.get_vector_store())
+            embedder = engine.get_search_embedder(engine.get_vector_store())
         try:
             found = explain(hits, self.query, self.config.explain_matches, embedder, self._query_vector)
         except Exception as exc:  # an explanation is a courtesy: never fail the search over it
@@ -178,7 +181,7 @@ class Searcher:
 
     def _filters(self, filters: Mapping[str, Any], labels: list[str]) -> tuple[list[Condition], list[str]]:
         conditions, searchable = parse_filters(filters, [self.config.model_config(label) for label in labels])
-        store = components.get_vector_store()
+        store = engine.get_vector_store()
         if "filters" not in store.capabilities:
             raise InvalidParameterError(
                 "filters", f"The vector store {type(store).__name__} cannot filter; choose a store that can."
@@ -189,13 +192,13 @@ class Searcher:
         """``mode``, else ``HYBRID["DEFAULT_MODE"]`` (vector when the store has no keyword search)."""
         if mode is None or mode == "":
             default = self.config.hybrid.default_mode
-            if default != "vector" and "keyword" not in components.get_vector_store().capabilities:
+            if default != "vector" and "keyword" not in engine.get_vector_store().capabilities:
                 return "vector"
             return default
         if mode not in SEARCH_MODES:
             raise InvalidParameterError("mode", f"'mode' must be one of {', '.join(SEARCH_MODES)}; got {mode!r}.")
-        if mode != "vector" and "keyword" not in components.get_vector_store().capabilities:
-            store = type(components.get_vector_store()).__name__
+        if mode != "vector" and "keyword" not in engine.get_vector_store().capabilities:
+            store = type(engine.get_vector_store()).__name__
             raise InvalidParameterError("mode", f"The vector store {store} has no keyword search, so mode={mode!r} "
                                                 "cannot run; use mode='vector' or a store with keyword search.")
         return mode
@@ -213,8 +216,8 @@ class Searcher:
 
     def _run(self, request_kwargs: dict[str, Any]) -> list[VectorHit]:
         try:
-            store = components.get_vector_store()
-            embedder = components.get_search_embedder(store)
+            store = engine.get_vector_store()
+            embedder = engine.get_search_embedder(store)
             pipeline = get_registry().hook.dgs_search_pipeline(config=self.config)
             return pipeline.search(SearchRequest(config=self.config, embedder=embedder, store=store, **request_kwargs))
         except GraphSearchError:
@@ -284,7 +287,7 @@ class Searcher:
         labels = self.resolve_models(models) if models else [model_config.model_label]
         own_id = document_id(model_config.model_label, instance.pk)
         try:
-            vector = components.get_vector_store().get_vectors([own_id]).get(own_id)
+            vector = engine.get_vector_store().get_vectors([own_id]).get(own_id)
         except Exception as exc:
             raise BackendUnavailable(f"The vector store failed: {type(exc).__name__}: {exc}") from exc
         query = ""
@@ -293,8 +296,8 @@ class Searcher:
             documents = build_documents(plan, list(plan.queryset().filter(pk=instance.pk)), self.config)
             query = documents[0].text if documents and documents[0].text else str(instance)
             try:
-                store = components.get_vector_store()
-                vector = components.get_search_embedder(store).embed_documents([query])[0]
+                store = engine.get_vector_store()
+                vector = engine.get_search_embedder(store).embed_documents([query])[0]
             except Exception as exc:
                 raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
         base = {"query": query, "models": labels, "min_score": None, "vector": vector}

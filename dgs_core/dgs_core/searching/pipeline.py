@@ -2,8 +2,8 @@
 
 A search ``mode`` chooses the legs: ``vector`` (nearest neighbours of the query embedding), ``keyword``
 (the store's lexical engine, :meth:`~dgs_core.base.VectorStore.keyword_search`) or ``hybrid`` (both,
-fused by reciprocal rank, :mod:`dgs_core.fusion`). Stores hold one entry per chunk of a long document
-(:mod:`dgs_core.chunking`); each leg collapses them to one hit per object, its best chunk.
+fused by reciprocal rank, :mod:`dgs_core.searching.fusion`). Stores hold one entry per chunk of a long document
+(:mod:`dgs_core.indexing.chunking`); each leg collapses them to one hit per object, its best chunk.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Optional, Protocol
 import numpy as np
 
 from dgs_core.base import Embedder, VectorHit, VectorStore
-from dgs_core.chunking import collapse
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.filters import Condition
-from dgs_core.fusion import reciprocal_rank_fusion
-from dgs_core.streaming import emit
+from dgs_core.indexing.chunking import collapse
+from dgs_core.searching.events import emit
+from dgs_core.searching.fusion import reciprocal_rank_fusion
 
 #: A leg asks for at most this many times ``k`` entries while collapsing chunks into ``k`` objects.
 MAX_OVERFETCH = 64

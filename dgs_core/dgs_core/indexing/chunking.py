@@ -8,7 +8,7 @@ model, pk and metadata, so filters apply to every chunk. The first entry's conte
 ``/<number of chunks>`` so a re-index knows which entries to remove when the document shrinks.
 
 Each entry's metadata also records where each configured path's values lie in the chunk's text
-(``_spans``), which is how a hit explains what matched (:mod:`dgs_core.explain`) without reading the
+(``_spans``), which is how a hit explains what matched (:mod:`dgs_core.searching.explain`) without reading the
 database.
 """
 

@@ -220,11 +220,11 @@ def load_llm(llm_config: LLMConfig) -> Any:
 
 def get_llm() -> Any:
     """The LLM backend of this process (built once from settings, dropped when they change)."""
-    from dgs_core import components
+    from dgs_core import engine
     from dgs_core.conf import get_config
 
     llm_config = get_config().langgraph.llm
-    return components.shared(("llm", llm_config.backend, llm_config.model), lambda: load_llm(llm_config))
+    return engine.shared(("llm", llm_config.backend, llm_config.model), lambda: load_llm(llm_config))
 
 
 class LLMReranker(Reranker):

@@ -1,10 +1,10 @@
 """Automatic indexing (``AUTO_INDEX``): model signals -> outbox rows -> transport.
 
 Receivers are connected per model, only for models on a configured path (see
-:mod:`dgs_core.dependents`), so every other model keeps Django's fast paths (fast deletes). They are
+:mod:`dgs_core.indexing.dependents`), so every other model keeps Django's fast paths (fast deletes). They are
 reconnected when ``GRAPH_SEARCH`` changes and disconnected when ``AUTO_INDEX`` is off.
 
-What each signal records (in the transaction of the change, see :mod:`dgs_core.outbox`):
+What each signal records (in the transaction of the change, see :mod:`dgs_core.indexing.outbox`):
 
 * ``pre_save``: the documents the row's changed fields reach, through the row's old and new links.
   The old values of the watched fields are read once (one query) unless ``update_fields`` tells what
@@ -29,13 +29,13 @@ from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 
-from dgs_core import outbox
 from dgs_core.base import document_id
 from dgs_core.conf import get_config
-from dgs_core.dependents import DependencyGraph
 from dgs_core.exceptions import GraphSearchError
+from dgs_core.indexing import outbox
+from dgs_core.indexing.dependents import DependencyGraph
 
-log = logging.getLogger("dgs_core.signals")
+log = logging.getLogger("dgs_core.indexing.signals")
 
 _graph: Optional[DependencyGraph] = None
 _connected: list[tuple[Signal, Any, type[models.Model]]] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 
-from dgs_core.admin_views import admin_urls, app_list_entry
+from dgs_core.admin.views import admin_urls, app_list_entry
 
 
 def install(site: AdminSite) -> None:

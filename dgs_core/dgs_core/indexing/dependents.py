@@ -28,7 +28,7 @@ from django.db.models.constants import LOOKUP_SEP
 from dgs_core.base import document_id
 from dgs_core.conf import GraphSearchConfig
 
-log = logging.getLogger("dgs_core.dependents")
+log = logging.getLogger("dgs_core.indexing.dependents")
 
 #: ``Route.fields`` value meaning "any field" (the path reads the related object's ``str()``).
 ANY_FIELD = None
@@ -82,7 +82,7 @@ class DependencyGraph:
 
     @classmethod
     def build(cls, config: GraphSearchConfig) -> DependencyGraph:
-        from dgs_core.indexing import get_plan
+        from dgs_core.indexing.indexer import get_plan
 
         merged: dict[type[models.Model], dict[tuple, Optional[set[str]]]] = defaultdict(dict)
         m2m: dict[type[models.Model], list[M2MRoute]] = defaultdict(list)
@@ -191,7 +191,7 @@ def _add(merged, source: type[models.Model], key: tuple, fields: Optional[set[st
 
 
 def _add_path(merged, m2m, target: type[models.Model], fp) -> None:
-    """The routes of one resolved path (see :class:`dgs_core.traversal.FieldPath`)."""
+    """The routes of one resolved path (see :class:`dgs_core.indexing.traversal.FieldPath`)."""
     chain = [target] + [step.related_model for step in fp.steps]
     for k, model in enumerate(chain):
         lookup = LOOKUP_SEP.join(step.query_name for step in fp.steps[:k])

@@ -3,13 +3,13 @@
 Selection (:func:`transport_name`): ``ASYNC_INDEXING["BACKEND"]`` when ``ASYNC_INDEXING["ENABLED"]``;
 otherwise ``thread`` when ``AUTO_INDEX_NON_BLOCKING`` (a save never waits for embedding), else ``sync``.
 
-* ``sync`` (:class:`dgs_core.builtin_backends.SyncTransport`): drains in the committing thread.
+* ``sync`` (:class:`SyncTransport`): drains in the committing thread.
 * ``thread`` (:class:`ThreadTransport`): a bounded pool of daemon threads in this process.
 * ``django_q`` (:class:`DjangoQTransport`): a django-q2 cluster; ``django_q`` is imported only when
   selected, so core does not depend on it.
 * ``celery``: the ``dgs-celery`` plugin.
 
-Every transport only decides where :func:`dgs_core.outbox.drain` runs; the outbox keeps the work, so a
+Every transport only decides where :func:`dgs_core.indexing.outbox.drain` runs; the outbox keeps the work, so a
 transport that loses a hand-over loses nothing.
 """
 
@@ -24,34 +24,23 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from dgs_core import components
 from dgs_core.base import Transport
-from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.exceptions import PluginError
+from dgs_core.indexing import outbox
 
-log = logging.getLogger("dgs_core.transports")
-
-
-def transport_name(config: GraphSearchConfig) -> str:
-    """The transport ``GRAPH_SEARCH`` selects."""
-    if config.async_indexing.enabled:
-        return config.async_indexing.backend
-    return "thread" if config.auto_index_non_blocking else "sync"
+log = logging.getLogger("dgs_core.indexing.transports")
 
 
-def get_transport() -> Transport:
-    """The shared transport of this process (closed by :func:`dgs_core.components.reset`)."""
-    config = get_config()
-    name = transport_name(config)
+# -------------------------------------------------------------------------------------------------
+# sync
+# -------------------------------------------------------------------------------------------------
 
-    def build() -> Transport:
-        cls = components.resolve_class("transport", name, Transport)
-        options = dataclasses.asdict(config.async_indexing)
-        for selector in ("enabled", "backend"):
-            options.pop(selector)
-        return cls(**options)
 
-    return components.shared(("transport", name), build)
+class SyncTransport(Transport):
+    """Applies changes in the committing thread: a save returns once its documents are indexed."""
+
+    def submit(self, document_ids: Sequence[str]) -> None:
+        outbox.drain(document_ids)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -126,8 +115,6 @@ class ThreadTransport(Transport):
     def _work(self) -> None:
         from django.db import connections
 
-        from dgs_core import outbox
-
         while self._take_work():
             try:
                 result = outbox.drain(max_batches=1)
@@ -170,7 +157,7 @@ class DjangoQTransport(Transport):
         self._async_task = async_task
 
     def submit(self, document_ids: Sequence[str]) -> None:
-        self._async_task("dgs_core.transports.drain_task", list(document_ids), task_name="dgs index changes")
+        self._async_task("dgs_core.indexing.transports.drain_task", list(document_ids), task_name="dgs index changes")
 
 
 def drain_task(document_ids: Optional[list[str]] = None) -> dict[str, Any]:
@@ -181,10 +168,8 @@ def drain_task(document_ids: Optional[list[str]] = None) -> dict[str, Any]:
     from django_q.models import Schedule
     from django_q.tasks import schedule
 
-    from dgs_core import outbox
-
     result = outbox.drain(document_ids)
     if result.retry_in is not None:
-        schedule("dgs_core.transports.drain_task", document_ids, schedule_type=Schedule.ONCE,
+        schedule("dgs_core.indexing.transports.drain_task", document_ids, schedule_type=Schedule.ONCE,
                  next_run=timezone.now() + timedelta(seconds=result.retry_in))
     return dataclasses.asdict(result)

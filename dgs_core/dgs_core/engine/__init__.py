@@ -3,51 +3,24 @@ commands and views, and dropped when ``GRAPH_SEARCH`` changes (or by :func:`rese
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
 
-from django.utils.module_loading import import_string
+from django.dispatch import receiver
 
-from dgs_core.base import Embedder, VectorStore
-from dgs_core.conf import BackendConfig, get_config
-from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError, PluginError
-from dgs_core.generations import GenerationRouter
-from dgs_core.plugins import get_registry
+from dgs_core.base import Embedder, Transport, VectorStore
+from dgs_core.conf import BackendConfig, config_reset, get_config, transport_name
+from dgs_core.engine.backends import SECRET_OPTION, build_embedder, build_vector_store, resolve_class
+from dgs_core.engine.generations import GenerationRouter
+from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
+
+__all__ = ["build_embedder", "build_vector_store", "check_embedder", "embedder_config", "get_embedder",
+           "get_search_embedder", "get_transport", "get_vector_store", "reset", "resolve_class", "shared"]
 
 _lock = threading.RLock()
-#: Embedder options that hold credentials (never recorded with a collection).
-SECRET_OPTION = re.compile(r"key|secret|token|password", re.I)
 _instances: dict[Any, Any] = {}
-
-
-def resolve_class(family: str, backend: str, base: type) -> type:
-    """The class a ``BACKEND`` value names: a registered plugin name or a dotted class path."""
-    registry = get_registry()
-    if backend in registry.registrations()[family] or "." not in backend:
-        cls = registry.get_class(family, backend)
-    else:
-        try:
-            cls = import_string(backend)
-        except ImportError as exc:
-            raise PluginError(f"BACKEND {backend!r} cannot be imported: {exc}") from exc
-        if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
-            cls.registered_name = backend
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise PluginError(f"BACKEND {backend!r} is not a subclass of {base.__module__}.{base.__name__}.")
-    return cls
-
-
-def build_embedder(cfg: BackendConfig) -> Embedder:
-    cls = resolve_class("embedder", cfg.backend, Embedder)
-    return cls(model_name=cfg.model_name, **cfg.options)
-
-
-def build_vector_store(cfg: BackendConfig) -> VectorStore:
-    cls = resolve_class("vector_store", cfg.backend, VectorStore)
-    options = {cls.legacy_options.get(k, k): v for k, v in cfg.options.items()}
-    return cls(**options)
 
 
 def get_embedder(profile: Optional[str] = None) -> Embedder:
@@ -63,9 +36,24 @@ def get_embedder(profile: Optional[str] = None) -> Embedder:
 
 
 def get_vector_store() -> GenerationRouter:
-    """The shared vector store: a router over the live collection (see :mod:`dgs_core.generations`)."""
+    """The shared vector store: a router over the live collection (see :mod:`dgs_core.engine.generations`)."""
     config = get_config()
     return shared("store", lambda: GenerationRouter(config.vector_store))
+
+
+def get_transport() -> Transport:
+    """The shared index transport of this process (closed by :func:`reset`)."""
+    config = get_config()
+    name = transport_name(config)
+
+    def build() -> Transport:
+        cls = resolve_class("transport", name, Transport)
+        options = dataclasses.asdict(config.async_indexing)
+        for selector in ("enabled", "backend"):
+            options.pop(selector)
+        return cls(**options)
+
+    return shared(("transport", name), build)
 
 
 def _mismatch(info: dict[str, Any], embedder: Embedder) -> EmbedderMismatchError:
@@ -149,3 +137,8 @@ def reset() -> None:
         close = getattr(instance, "close", None)
         if callable(close):
             close()
+
+
+@receiver(config_reset)
+def _on_config_reset(**kwargs: Any) -> None:
+    reset()
