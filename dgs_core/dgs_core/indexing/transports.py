@@ -26,7 +26,6 @@ from typing import Any, Optional
 
 from dgs_core.base import Transport
 from dgs_core.exceptions import PluginError
-from dgs_core.indexing import outbox
 
 log = logging.getLogger("dgs_core.indexing.transports")
 
@@ -40,6 +39,9 @@ class SyncTransport(Transport):
     """Applies changes in the committing thread: a save returns once its documents are indexed."""
 
     def submit(self, document_ids: Sequence[str]) -> None:
+        # Imported when used: the registry lists transports before Django's models are ready.
+        from dgs_core.indexing import outbox
+
         outbox.drain(document_ids)
 
 
@@ -115,6 +117,8 @@ class ThreadTransport(Transport):
     def _work(self) -> None:
         from django.db import connections
 
+        from dgs_core.indexing import outbox
+
         while self._take_work():
             try:
                 result = outbox.drain(max_batches=1)
@@ -167,6 +171,8 @@ def drain_task(document_ids: Optional[list[str]] = None) -> dict[str, Any]:
     from django.utils import timezone
     from django_q.models import Schedule
     from django_q.tasks import schedule
+
+    from dgs_core.indexing import outbox
 
     result = outbox.drain(document_ids)
     if result.retry_in is not None:
