@@ -310,6 +310,7 @@ def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any
 def converse(query: Any, conversation_id: Optional[str] = None, models: Any = None, limit: Any = None,
              request: Any = None, config: Optional[GraphSearchConfig] = None) -> ConversationReply:
     """Answer one turn of a conversation (a new one when ``conversation_id`` is None) and remember it."""
+    from dgs_core.searching.query import resolve_models, results_limit
     from dgs_core.searching.searcher import Searcher
 
     config = config or get_config()
@@ -319,8 +320,8 @@ def converse(query: Any, conversation_id: Optional[str] = None, models: Any = No
     if len(query) > config.max_query_length:
         raise InvalidParameterError("query", f"'query' is longer than {config.max_query_length} characters; "
                                              "shorten it.")
-    labels = searcher.resolve_models(models) if models else None
-    limit = searcher._limit(limit)
+    labels = resolve_models(config, models) if models else None
+    limit = results_limit(config, limit)
     conversation_id = conversation_id_param(conversation_id) if conversation_id is not None else uuid.uuid4().hex
     memory = get_memory(config)
     history = memory.get(conversation_id)

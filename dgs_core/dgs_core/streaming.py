@@ -28,7 +28,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -36,6 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from dgs_core.base import StreamFormat
 from dgs_core.exceptions import GraphSearchError, InvalidParameterError
 from dgs_core.searching.events import INTERNAL_EVENTS, StreamCancelled, StreamSink, current_sink, emit
+from dgs_core.searching.query import SearchQuery
 
 log = logging.getLogger("dgs_core.streaming")
 
@@ -75,11 +76,12 @@ class SearchStream:
     cancels the search and waits for the worker.
     """
 
-    def __init__(self, searcher: Any, search_kwargs: dict[str, Any], stream_format: StreamFormat,
+    def __init__(self, searcher: Any, query: SearchQuery, request: Any, stream_format: StreamFormat,
                  join_timeout: float = 30.0, include_internal: bool = True) -> None:
         self.searcher = searcher
+        self.query = query
+        self.request = request
         self.include_internal = include_internal
-        self.search_kwargs = search_kwargs
         self.format = stream_format
         self.join_timeout = join_timeout
         self.sink = StreamSink()
@@ -89,32 +91,20 @@ class SearchStream:
                                        name=f"dgs-stream-{self.sink.stream_id}")
 
     @classmethod
-    def prepare(cls, searcher: Any, query: Any, models: Any = None, limit: Any = None, min_score: Any = None,
-                offset: Any = 0, filters: Optional[Mapping[str, Any]] = None, request: Any = None,
-                stream_format: Optional[StreamFormat] = None, mode: Any = None) -> SearchStream:
-        """Validate like :meth:`Searcher.search` (raising its errors now, before anything is sent)."""
-        from dgs_core.searching.searcher import _positive_int
-
-        query = searcher._query(query)
-        labels = searcher.resolve_models(models)
-        limit = searcher._limit(limit)
-        offset = _positive_int("offset", offset, minimum=0)
-        min_score = searcher._min_score(min_score)
-        if filters:
-            searcher._filters(filters, labels)
-        kwargs = {"query": query, "models": labels, "limit": limit, "min_score": min_score, "offset": offset,
-                  "filters": filters or None, "request": request, "mode": searcher._mode(mode)}
+    def prepare(cls, searcher: Any, query: SearchQuery, request: Any = None,
+                stream_format: Optional[StreamFormat] = None) -> SearchStream:
+        """A stream of ``query`` (validated by the caller, so parameter errors are answered before anything is sent)."""
         timeout = max(5.0, float(searcher.config.langgraph.timeout_seconds)) + 5.0
-        return cls(searcher, kwargs, stream_format or get_stream_format(), join_timeout=timeout,
+        return cls(searcher, query, request, stream_format or get_stream_format(), join_timeout=timeout,
                    include_internal=searcher.config.streaming.include_internal_events)
 
     def _work(self) -> None:
-        sink, kwargs = self.sink, self.search_kwargs
+        sink, query = self.sink, self.query
         started = time.perf_counter()
         try:
-            results = self.searcher.search(**kwargs)
+            results = self.searcher.run(query, self.request)
             emit("completed", {"total": len(results), "took_ms": round((time.perf_counter() - started) * 1000, 1)})
-            emit("results", results.as_body(kwargs["min_score"]))
+            emit("results", results.as_body(query.min_score))
         except StreamCancelled:
             return
         except InvalidParameterError as exc:
@@ -131,9 +121,9 @@ class SearchStream:
             sink.queue.put(StreamSink.END)
 
     def __iter__(self) -> Iterator[bytes]:
-        kwargs = self.search_kwargs
-        self.sink.put("query_received", {key: kwargs[key] for key in ("query", "models", "limit", "offset",
-                                                                       "min_score", "mode")})
+        query = self.query
+        self.sink.put("query_received", {"query": query.text, "models": list(query.models), "limit": query.limit,
+                                         "offset": query.offset, "min_score": query.min_score, "mode": query.mode})
         self.thread.start()
         try:
             while True:

@@ -74,7 +74,7 @@ def test_keyword_mode_finds_exact_words_and_hybrid_fuses_both(catalogue):
     hybrid = dgs_core.search("green garden hose", mode="hybrid")
     assert hybrid[0].pk == catalogue["hose"].pk and all(0 <= h.score <= 1 for h in hybrid)
     assert dgs_core.search("hose").mode == "hybrid"  # the default, since the memory store has keyword search
-    with pytest.raises(dgs_core.searching.searcher.InvalidParameterError, match="'mode' must be one of"):
+    with pytest.raises(dgs_core.exceptions.InvalidParameterError, match="'mode' must be one of"):
         dgs_core.search("hose", mode="fuzzy")
 
 
@@ -82,7 +82,7 @@ def test_without_keyword_search_the_default_falls_back_and_explicit_modes_fail(c
     store = engine.get_vector_store()
     monkeypatch.setattr(type(store), "capabilities", frozenset({"filters"}))
     assert dgs_core.search("hose").mode == "vector"
-    with pytest.raises(dgs_core.searching.searcher.InvalidParameterError, match="has no keyword search"):
+    with pytest.raises(dgs_core.exceptions.InvalidParameterError, match="has no keyword search"):
         dgs_core.search("hose", mode="hybrid")
 
 

@@ -186,7 +186,7 @@ def test_unreachable_store_or_embedder_is_503(client, catalogue, monkeypatch, ca
 
 
 def test_an_unexpected_error_is_logged_and_never_a_500(client, catalogue, monkeypatch, caplog):
-    monkeypatch.setattr("dgs_core.rest.views.Searcher.search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("dgs_core.rest.views.Searcher.run", lambda *a, **k: 1 / 0)
     response = client.get(SEARCH, {"q": "phone"})
     assert response.status_code == 503 and response.json()["error"].startswith("Search failed unexpectedly")
     assert "ZeroDivisionError" in caplog.text
@@ -226,3 +226,15 @@ def test_similar_applies_the_hook_to_the_object_and_its_neighbours(client):
         body = client.get(f"{SEARCH}similar/shop.Product/{visible.pk}/", {"limit": 2}).json()
     assert body["total"] == 2
     assert all(Product.objects.get(pk=hit["pk"]).in_stock for hit in body["results"])
+
+
+def test_one_search_embeds_its_query_once_with_explanations(client, catalogue, monkeypatch):
+    # A paid embedder bills each call: the pipeline's embedding also explains the hits by meaning.
+    embedder = engine.get_search_embedder(engine.get_vector_store())
+    calls = []
+    embed_query = embedder.embed_query
+    monkeypatch.setattr(embedder, "embed_query", lambda text: calls.append(text) or embed_query(text))
+    body = client.get(SEARCH, {"q": "cellular telephone", "mode": "vector"}).json()
+    unexplained_by_words = [hit for hit in body["results"] if hit["matched"]["path"] != "name"]
+    assert unexplained_by_words and all(hit["matched"] for hit in body["results"])  # the semantic path ran
+    assert calls == ["cellular telephone"]

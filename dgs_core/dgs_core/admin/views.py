@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
 from dgs_core.exceptions import GraphSearchError
+from dgs_core.searching.query import SearchQuery
 from dgs_core.searching.searcher import Searcher
 
 log = logging.getLogger("dgs_core.admin")
@@ -111,8 +112,9 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
         data = form.cleaned_data
         labels = [data["model"]] if data["model"] else [m.model_label for m in models]
         try:
-            hits = Searcher(config).search(data["q"], models=labels, limit=config.default_results_limit,
-                                           min_score=data["min_score"], request=request, mode=data["mode"] or None)
+            query = SearchQuery.build(data["q"], models=labels, min_score=data["min_score"], mode=data["mode"] or None,
+                                      config=config)
+            hits = Searcher(config).run(query, request)
             rows = [_row(site, hit, config) for hit in hits]
         except GraphSearchError as exc:
             log.error("Admin search failed: %s", exc)

@@ -16,7 +16,7 @@ import dgs_core
 from dgs_core.conf import SEARCH_MODES, GraphSearchConfig
 from dgs_core.filters import LOOKUPS
 from dgs_core.indexing.traversal import FieldPathError, resolve_path
-from dgs_core.searching.searcher import MAX_OFFSET
+from dgs_core.searching.query import MAX_OFFSET
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 #: Some character that is not whitespace, in ECMA regex (JSON Schema's dialect) as Python's str.strip()

@@ -30,7 +30,8 @@ from dgs_core.exceptions import (
     UnknownModelError,
 )
 from dgs_core.rest.policy import get_policy
-from dgs_core.searching.searcher import MAX_OFFSET, Searcher
+from dgs_core.searching.query import SearchQuery
+from dgs_core.searching.searcher import Searcher
 from dgs_core.searching.visibility import visible_queryset
 from dgs_core.streaming import SearchStream
 
@@ -178,22 +179,18 @@ class SearchView(AsyncApiView):
             for key, values in params.lists()
             if key not in SEARCH_PARAMETERS
         }
-        query = params.get("q")
-        min_score = Searcher._min_score(params.get("min_score"))
-        offset = integer_param(params, "offset", minimum=0) or 0
-        if offset > MAX_OFFSET:
-            raise InvalidParameterError("offset", f"'offset' must be at most {MAX_OFFSET}.")
-        results = Searcher(self.config()).search(
-            query,
+        config = self.config()
+        query = SearchQuery.build(
+            params.get("q"),
             models=models_param(params.get("models")),
             limit=integer_param(params, "limit"),
-            min_score=min_score,
-            offset=offset,
+            min_score=params.get("min_score"),
+            offset=integer_param(params, "offset", minimum=0) or 0,
             filters=filters or None,
-            request=request,
             mode=params.get("mode"),
+            config=config,
         )
-        return JsonResponse(results.as_body(min_score))
+        return JsonResponse(Searcher(config).run(query, request).as_body(query.min_score))
 
 
 class SimilarView(AsyncApiView):
@@ -283,14 +280,13 @@ class StreamView(ApiView):
 
     def stream(self, request: HttpRequest, query: Any, params: Any, filters: dict[str, Any]) -> HttpResponse:
         """Check every parameter now (errors are JSON 400), then stream the search's events."""
-        offset = integer_param(params, "offset", minimum=0) or 0
-        if offset > MAX_OFFSET:
-            raise InvalidParameterError("offset", f"'offset' must be at most {MAX_OFFSET}.")
-        stream = SearchStream.prepare(
-            Searcher(self.config()), query, models=models_param(params.get("models")),
-            limit=integer_param(params, "limit"), min_score=Searcher._min_score(params.get("min_score")),
-            offset=offset, filters=filters or None, request=request, mode=params.get("mode"),
+        config = self.config()
+        search_query = SearchQuery.build(
+            query, models=models_param(params.get("models")), limit=integer_param(params, "limit"),
+            min_score=params.get("min_score"), offset=integer_param(params, "offset", minimum=0) or 0,
+            filters=filters or None, mode=params.get("mode"), config=config,
         )
+        stream = SearchStream.prepare(Searcher(config), search_query, request)
         response = StreamingHttpResponse(stream, content_type=stream.format.content_type)
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come

@@ -9,7 +9,7 @@ fused by reciprocal rank, :mod:`dgs_core.searching.fusion`). Stores hold one ent
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
 import numpy as np
@@ -39,6 +39,15 @@ class SearchRequest:
     vector: Optional[np.ndarray] = None
     filters: Optional[list[Condition]] = None
     mode: str = "vector"  # one of conf.SEARCH_MODES; a request with a ``vector`` is always searched by vector
+    #: Embeddings of query texts made for this search, shared by every request of one search (visibility
+    #: filtering may ask again for more candidates) and by its explanations: a paid embedder is called once.
+    query_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The embedding of ``text`` (a query or one of its expansions), made at most once per search."""
+        if text not in self.query_vectors:
+            self.query_vectors[text] = self.embedder.embed_query(text)
+        return self.query_vectors[text]
 
 
 class SearchPipeline(Protocol):
@@ -95,7 +104,7 @@ def retrieve(request: SearchRequest, k: int, query: Optional[str] = None, vector
     query = request.query if query is None else query
     mode = "vector" if request.vector is not None else request.mode
     if mode != "keyword" and vector is None:
-        vector = request.vector if request.vector is not None else request.embedder.embed_query(query)
+        vector = request.vector if request.vector is not None else request.embed_query(query)
     if mode == "vector":
         hits = probe(request, vector, k)
         report("vector_search_completed", hits)

@@ -12,21 +12,18 @@ from django.db import models
 
 from dgs_core import engine
 from dgs_core.base import VectorHit, document_id
-from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
-from dgs_core.exceptions import BackendUnavailable, GraphSearchError, InvalidParameterError, UnknownModelError
-from dgs_core.filters import Condition
+from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.exceptions import BackendUnavailable, GraphSearchError
 from dgs_core.indexing.indexer import build_documents, get_plan, model_config_for
 from dgs_core.plugins import get_registry
 from dgs_core.searching.explain import Match, explain
-from dgs_core.searching.filters import parse_filters
 from dgs_core.searching.pipeline import SearchRequest
+from dgs_core.searching.query import SearchQuery, resolve_models, results_limit
 from dgs_core.searching.visibility import visible_hits
 
 log = logging.getLogger("dgs_core.search")
 
 _NOT_LOADED = object()
-#: The deepest page a client may ask for: deeper offsets cost the store k = offset + limit candidates.
-MAX_OFFSET = 10_000
 
 
 class SearchHit:
@@ -122,99 +119,15 @@ class SearchResults(list):
             hit._object = found.get(hit.pk)
 
 
-def _positive_int(name: str, value: Any, maximum: Optional[int] = None, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        else:
-            raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
-                                        f"'{name}' must be a non-negative integer.")
-    if value < minimum:
-        raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
-                                    f"'{name}' must be a non-negative integer.")
-    if maximum is not None and value > maximum:
-        log.warning("'%s' of %d is above the maximum of %d; using %d.", name, value, maximum, maximum)
-        value = maximum
-    return value
-
-
 class Searcher:
     """Answers queries against the configured models with the shared embedder, store and pipeline."""
 
     def __init__(self, config: Optional[GraphSearchConfig] = None) -> None:
         self.config = config or get_config()
 
-    # -- argument validation ----------------------------------------------------------------------
-
-    def resolve_models(self, models: Union[None, str, Sequence[str]]) -> list[str]:
-        """Lower-case labels from a string (comma-separated) or a list; every one must be configured."""
-        if models is None or models == "" or models == []:
-            return [m.model_label for m in self.config.models]
-        if isinstance(models, str):
-            models = [m for m in (p.strip() for p in models.split(",")) if m]
-        elif not (isinstance(models, (list, tuple, set)) and all(isinstance(m, str) for m in models)):
-            raise InvalidParameterError("models", "'models' must be a model label or a list of labels.")
-        labels = []
-        for label in models:
-            if self.config.model_config(label) is None:
-                configured = ", ".join(m.label for m in self.config.models) or "none"
-                raise UnknownModelError(f"'models': {label!r} is not configured for search (configured: {configured}).")
-            labels.append(label.lower())
-        return list(dict.fromkeys(labels))
-
-    def _limit(self, limit: Any) -> int:
-        if limit is None:
-            return self.config.default_results_limit
-        return _positive_int("limit", limit, self.config.max_results_limit)
-
-    @staticmethod
-    def _min_score(min_score: Any) -> Optional[float]:
-        if min_score is None:
-            return None
-        try:
-            value = float(min_score)
-        except (TypeError, ValueError):
-            raise InvalidParameterError("min_score", "'min_score' must be a number between 0 and 1.") from None
-        if isinstance(min_score, bool) or not 0.0 <= value <= 1.0:
-            raise InvalidParameterError("min_score", "'min_score' must be a number between 0 and 1.")
-        return value
-
-    def _filters(self, filters: Mapping[str, Any], labels: list[str]) -> tuple[list[Condition], list[str]]:
-        conditions, searchable = parse_filters(filters, [self.config.model_config(label) for label in labels])
-        store = engine.get_vector_store()
-        if "filters" not in store.capabilities:
-            raise InvalidParameterError(
-                "filters", f"The vector store {type(store).__name__} cannot filter; choose a store that can."
-            )
-        return conditions, [m.model_label for m in searchable]
-
-    def _mode(self, mode: Any) -> str:
-        """``mode``, else ``HYBRID["DEFAULT_MODE"]`` (vector when the store has no keyword search)."""
-        if mode is None or mode == "":
-            default = self.config.hybrid.default_mode
-            if default != "vector" and "keyword" not in engine.get_vector_store().capabilities:
-                return "vector"
-            return default
-        if mode not in SEARCH_MODES:
-            raise InvalidParameterError("mode", f"'mode' must be one of {', '.join(SEARCH_MODES)}; got {mode!r}.")
-        if mode != "vector" and "keyword" not in engine.get_vector_store().capabilities:
-            store = type(engine.get_vector_store()).__name__
-            raise InvalidParameterError("mode", f"The vector store {store} has no keyword search, so mode={mode!r} "
-                                                "cannot run; use mode='vector' or a store with keyword search.")
-        return mode
-
-    def _query(self, query: Any) -> str:
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidParameterError("q", "'q' is required: give the text to search for.")
-        if len(query) > self.config.max_query_length:
-            raise InvalidParameterError(
-                "q", f"'q' is longer than {self.config.max_query_length} characters; shorten the query."
-            )
-        return query.strip()
-
     # -- search -----------------------------------------------------------------------------------
 
-    def _run(self, request_kwargs: dict[str, Any]) -> list[VectorHit]:
+    def _retrieve(self, request_kwargs: dict[str, Any]) -> list[VectorHit]:
         try:
             store = engine.get_vector_store()
             embedder = engine.get_search_embedder(store)
@@ -228,6 +141,7 @@ class Searcher:
 
     def _results(self, hits: list[VectorHit], query: str, mode: str = "vector",
                  query_vector: Optional[np.ndarray] = None) -> SearchResults:
+        """``query_vector``: the query's embedding (or a similar-search's stored vector), to explain hits by."""
         results = SearchResults(self.config, query, mode, query_vector)
         for hit in hits:
             pk_field = model_config_for(hit.model, self.config).model._meta.pk
@@ -255,20 +169,23 @@ class Searcher:
         ``HYBRID["DEFAULT_MODE"]``. With ``request``, each model's ``search_queryset`` hook hides the rows
         that request may not see. Each hit's ``matched`` says which path matched, with a snippet.
         """
-        query = self._query(query)
-        mode = self._mode(mode)
-        labels = self.resolve_models(models)
-        limit = self._limit(limit)
-        offset = _positive_int("offset", offset, minimum=0)
-        min_score = self._min_score(min_score)
-        conditions = None
-        if filters:
-            conditions, labels = self._filters(filters, labels)
-            if not labels:  # no searched model declares all the filtered fields together
-                return SearchResults(self.config, query)
-        base = {"query": query, "models": labels, "min_score": min_score, "filters": conditions, "mode": mode}
-        hits = visible_hits(lambda k: self._run({**base, "k": k}), offset + limit, request, self.config)
-        return self._results(hits[offset : offset + limit], query, mode)
+        return self.run(SearchQuery.build(query, models=models, limit=limit, min_score=min_score, offset=offset,
+                                          filters=filters, mode=mode, config=self.config), request)
+
+    def run(self, query: SearchQuery, request: Any = None) -> SearchResults:
+        """Hits for a validated :class:`SearchQuery`; with ``request``, only the rows it may see.
+
+        The query is embedded once per search, however often visibility filtering asks the pipeline for more
+        candidates, and ``matched`` explains the hits with that same vector.
+        """
+        if not query.models:  # no searched model declares all the filtered fields together
+            return SearchResults(self.config, query.text)
+        query_vectors: dict[str, np.ndarray] = {}
+        base = {"query": query.text, "models": list(query.models), "min_score": query.min_score,
+                "filters": list(query.filters) or None, "mode": query.mode, "query_vectors": query_vectors}
+        end = query.offset + query.limit
+        hits = visible_hits(lambda k: self._retrieve({**base, "k": k}), end, request, self.config)
+        return self._results(hits[query.offset : end], query.text, query.mode, query_vectors.get(query.text))
 
     def similar(
         self,
@@ -283,8 +200,8 @@ class Searcher:
         ``request``, each model's ``search_queryset`` hook hides the rows that request may not see.
         """
         model_config = model_config_for(instance, self.config)
-        limit = self._limit(limit)
-        labels = self.resolve_models(models) if models else [model_config.model_label]
+        limit = results_limit(self.config, limit)
+        labels = resolve_models(self.config, models) if models else [model_config.model_label]
         own_id = document_id(model_config.model_label, instance.pk)
         try:
             vector = engine.get_vector_store().get_vectors([own_id]).get(own_id)
@@ -301,7 +218,7 @@ class Searcher:
             except Exception as exc:
                 raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
         base = {"query": query, "models": labels, "min_score": None, "vector": vector}
-        hits = visible_hits(lambda k: self._run({**base, "k": k}), limit, request, self.config, exclude_id=own_id)
+        hits = visible_hits(lambda k: self._retrieve({**base, "k": k}), limit, request, self.config, exclude_id=own_id)
         return self._results(hits, "", "vector", vector)
 
 

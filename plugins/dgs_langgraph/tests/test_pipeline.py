@@ -10,6 +10,7 @@ from dgs_core.conf import get_config, reset_config
 from dgs_core.plugins import get_registry
 from dgs_core.searching.events import hub
 from dgs_core.searching.llm import KeywordBackend
+from dgs_core.searching.pipeline import SearchRequest, retrieve
 from dgs_langgraph.graph import SEQUENTIAL_ENV, LangGraphPipeline
 from tests.catalog.models import Track
 from tests.conftest import graph_search, plain
@@ -81,8 +82,10 @@ def test_expanded_queries_are_searched_and_fused_by_reciprocal_rank(catalogue, r
 def test_reranking_reorders_the_top_candidates_and_keeps_the_rest_behind(catalogue, runner, events):
     query = "Blue Kind of Miles"
     with override_settings(GRAPH_SEARCH=plain()):
-        candidates = dgs_core.Searcher()._run({"query": query, "models": None, "min_score": None, "filters": None,
-                                               "k": 10})
+        store = engine.get_vector_store()
+        request = SearchRequest(query=query, k=10, models=None, min_score=None, config=get_config(),
+                                embedder=engine.get_search_embedder(store), store=store)
+        candidates = retrieve(request, request.k)
     reranked = [hit.id for hit in KeywordBackend().rerank(query, candidates[:4], 4)]
     with override_settings(GRAPH_SEARCH=graph_search(QUERY_EXPANSION=False, RERANK_TOP_K=4)):
         hits = dgs_core.search(query, limit=10)

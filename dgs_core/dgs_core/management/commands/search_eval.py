@@ -6,7 +6,7 @@ from django.core.management import BaseCommand, CommandError
 from dgs_core import evaluation
 from dgs_core.conf import get_config
 from dgs_core.exceptions import GraphSearchError
-from dgs_core.searching.searcher import Searcher
+from dgs_core.searching.query import resolve_models
 
 from ._util import format_table
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
             config = get_config()
             if models:
                 try:
-                    models = Searcher(config).resolve_models(models)
+                    models = resolve_models(config, models)
                 except GraphSearchError as exc:
                     message = str(exc).removeprefix("'models': ")
                     raise CommandError(f"--models: {message}") from exc
