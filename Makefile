@@ -11,7 +11,7 @@ PIP         := $(PYTHON) -m pip
 TORCH       := torch==2.13.0
 DEMO_DISTS  := dgs_core plugins/dgs_faiss plugins/dgs_sentence_transformers
 ALL_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/dgs_*/pyproject.toml))
-TEST_TOOLS  := ruff build hatchling
+TEST_TOOLS  := ruff import-linter build hatchling
 
 DEMO_STAMP  := $(VENV)/.dgs-demo-installed
 TEST_STAMP  := $(VENV)/.dgs-test-installed

@@ -66,9 +66,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole repository (configuration: the root pyproject.toml)."""
+    """ruff over the whole repository, then the import contracts (core's layers, no import circle, plugins
+    independent); both configured in the root pyproject.toml."""
     session.chdir(ROOT)
     session.run(sys.executable, "-m", "ruff", "check", ".", *session.posargs, external=True)
+    session.run(str(Path(sys.executable).with_name("lint-imports")), external=True)
 
 
 @nox.session(python=False)
