@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from dgs_core.ids import DocumentRef
+
 
 @dataclass
 class Section:
@@ -31,6 +33,10 @@ class Document:
     text: str
     sections: list[Section] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> DocumentRef:
+        return DocumentRef(self.model, self.pk)
 
     def content_hash(self, embedder_id: str) -> str:
         """Changes when the text or the embedder changes, so unchanged documents are not re-embedded."""

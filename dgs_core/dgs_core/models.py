@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from dgs_core.ids import DocumentRef
+
 
 class IndexGeneration(models.Model):
     """Which collection of a vector store answers searches, and which one a rebuild is filling.
@@ -58,12 +60,16 @@ class IndexChange(models.Model):
         return f"{self.action} {self.document_id}"
 
     @property
+    def ref(self) -> DocumentRef:
+        return DocumentRef.parse(self.document_id)
+
+    @property
     def model_label(self) -> str:
-        return self.document_id.split(":", 1)[0]
+        return self.ref.model
 
     @property
     def object_pk(self) -> str:
-        return self.document_id.split(":", 1)[1]
+        return self.ref.pk
 
 
 class EmbeddingCacheEntry(models.Model):

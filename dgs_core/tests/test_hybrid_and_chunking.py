@@ -11,7 +11,8 @@ import dgs_core
 from dgs_core import engine
 from dgs_core.base import VectorHit
 from dgs_core.conf import ChunkingConfig
-from dgs_core.indexing.chunking import Chunker, collapse, entry_id, object_id, parse_stored_hash
+from dgs_core.ids import DocumentRef
+from dgs_core.indexing.chunking import Chunker, StoredHash, collapse, entry_ids
 from dgs_core.indexing.outbox import drift
 from dgs_core.searching.fusion import reciprocal_rank_fusion
 from tests.factories import make_catalogue
@@ -42,8 +43,9 @@ def test_collapse_keeps_the_best_chunk_of_each_object():
             VectorHit("a:2#1", "a", "2", 0.6, "chunk one")]
     collapsed = collapse(hits)
     assert [(h.id, h.score, h.text) for h in collapsed] == [("a:1", 0.9, "chunk two"), ("a:2", 0.8, "text of a:2")]
-    assert object_id("shop.product:7#3") == "shop.product:7" and object_id("shop.product:7") == "shop.product:7"
-    assert parse_stored_hash("abc/3") == ("abc", 3) and parse_stored_hash("abc") == ("abc", 1)
+    owner = DocumentRef.parse("shop.product:7")
+    assert DocumentRef.parse_entry("shop.product:7#3").document == owner == DocumentRef.parse_entry("shop.product:7")
+    assert StoredHash.parse("abc/3") == ("abc", 3) and StoredHash.parse("abc") == ("abc", 1)
 
 
 def test_chunker_windows_overlap_and_cover_the_text():
@@ -120,10 +122,10 @@ def test_long_documents_are_chunked_collapsed_and_explained(catalogue):
         stats = dgs_core.index(phone)
         store = engine.get_vector_store()
         doc_id = f"shop.product:{phone.pk}"
-        chunks = parse_stored_hash(store.content_hashes([doc_id])[doc_id])[1]
+        chunks = StoredHash.parse(store.content_hashes([doc_id])[doc_id]).chunks
         assert chunks > 2 and stats.chunked == chunks - 1
         assert sorted(i for i in store.iter_ids(["shop.product"]) if i.startswith(doc_id)) == sorted(
-            entry_id(doc_id, n) for n in range(chunks))
+            entry_ids(doc_id, chunks))
         hits = dgs_core.search("titanium", mode="keyword")
         assert [h.id for h in hits] == [doc_id]
         assert hits[0].matched.path == "description" and "titanium" in hits[0].matched.snippet
@@ -135,10 +137,10 @@ def test_long_documents_are_chunked_collapsed_and_explained(catalogue):
         phone.description = "short again"
         phone.save()
         dgs_core.index(phone)
-        fewer = parse_stored_hash(store.content_hashes([doc_id])[doc_id])[1]
+        fewer = StoredHash.parse(store.content_hashes([doc_id])[doc_id]).chunks
         assert fewer < chunks  # the chunks it no longer has are gone
         assert sorted(i for i in store.iter_ids(["shop.product"]) if i.startswith(doc_id)) == sorted(
-            entry_id(doc_id, n) for n in range(fewer))
+            entry_ids(doc_id, fewer))
         assert dgs_core.search("titanium", mode="keyword") == []
         dgs_core.delete(phone)
         assert not [i for i in store.iter_ids() if i.startswith(doc_id)]

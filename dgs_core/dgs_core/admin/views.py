@@ -136,7 +136,7 @@ def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]
     model = config.model_config(hit.model).model
     obj = hit.object
     return {
-        "label": str(obj) if obj is not None else f"{hit.model}:{hit.pk}",
+        "label": str(obj) if obj is not None else hit.id,
         "url": _change_url(site, model, hit.pk) if obj is not None else None,
         "model_name": capfirst(model._meta.verbose_name),
         "score": hit.score,

@@ -3,9 +3,10 @@
 A document whose text is longer than the embedder's window (``CHUNKING["MAX_TOKENS"]``, default the
 embedder's ``max_input_tokens`` minus the tokens it adds itself) is split into windows of that many
 tokens overlapping by ``OVERLAP_TOKENS``; each chunk is embedded and stored as its own entry. The first
-entry keeps the document id, the n-th is ``"<document id>#<n>"``, and every entry carries the object's
-model, pk and metadata, so filters apply to every chunk. The first entry's content hash ends in
-``/<number of chunks>`` so a re-index knows which entries to remove when the document shrinks.
+entry keeps the document id, the n-th is ``"<document id>#<n>"`` (:class:`dgs_core.ids.DocumentRef`), and
+every entry carries the object's model, pk and metadata, so filters apply to every chunk. The first
+entry's content hash records the number of chunks (:class:`StoredHash`), so a re-index knows which entries
+to remove when the document shrinks.
 
 Each entry's metadata also records where each configured path's values lie in the chunk's text
 (``_spans``), which is how a hit explains what matched (:mod:`dgs_core.searching.explain`) without reading the
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from dgs_core.base import Embedder, VectorHit, document_id
+from dgs_core.base import Embedder, VectorHit, VectorStore
 from dgs_core.documents import Section
+from dgs_core.ids import DocumentRef
 
 #: Metadata key of an entry's section spans; keys starting with "_" are core's, never filter fields.
 SPANS_KEY = "_spans"
@@ -30,26 +32,49 @@ _WORD = re.compile(r"\S+")
 _MAX_OCCURRENCES = 5
 
 
-def entry_id(doc_id: str, number: int) -> str:
-    """The store id of chunk ``number`` (0-based) of a document."""
-    return doc_id if number == 0 else f"{doc_id}#{number}"
+class StoredHash(NamedTuple):
+    """The content hash a document's first entry keeps: the version of its vectors (``digest``, which its
+    other entries keep alone) and how many entries it has, written ``"<digest>/<chunks>"``.
+
+    The count travels in the hash because ``content_hashes(ids)`` is the one read by id every store
+    offers. Entries written before chunking existed hold the bare digest: one chunk.
+    """
+
+    digest: str
+    chunks: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.digest}/{self.chunks}"
+
+    @classmethod
+    def parse(cls, value: str) -> StoredHash:
+        digest, separator, chunks = value.rpartition("/")
+        return cls(digest, int(chunks)) if separator and chunks.isdigit() else cls(value)
 
 
-def object_id(stored_id: str) -> str:
-    """The document id of a stored entry id (a chunk's ``"<id>#<n>"`` or the document id itself)."""
-    base, sep, number = stored_id.rpartition("#")
-    return base if sep and number.isdigit() and ":" in base else stored_id
+def entry_ids(document_id: str, chunks: int) -> list[str]:
+    """The store ids of the first ``chunks`` entries of a document (at least its own)."""
+    ref = DocumentRef.parse(document_id)
+    return [str(ref.with_chunk(n)) for n in range(max(1, chunks))]
 
 
-def stored_hash(content_hash: str, chunks: int) -> str:
-    """The content hash kept on a document's first entry: its version and how many chunks it has."""
-    return f"{content_hash}/{chunks}"
+def stored_documents(store: VectorStore, entry_ids: Iterable[str]) -> list[DocumentRef]:
+    """The objects that the stored entries ``entry_ids`` belong to, each once, in order.
 
+    An id ending in ``#<n>`` is chunk n of the document before the ``#`` only when that document's first
+    entry records more than n chunks; otherwise it is the id of a document whose primary key ends in
+    ``#<n>``. Ids without such an ending cost no read.
+    """
+    refs = [DocumentRef.parse_entry(i) for i in entry_ids]
+    owners = sorted({str(ref.document) for ref in refs if ref.chunk})
+    chunks = {i: StoredHash.parse(h).chunks for i, h in store.content_hashes(owners).items()} if owners else {}
 
-def parse_stored_hash(value: str) -> tuple[str, int]:
-    """``(content hash, number of chunks)`` of a first entry's stored hash (older entries: one chunk)."""
-    digest, sep, chunks = value.rpartition("/")
-    return (digest, int(chunks)) if sep and chunks.isdigit() else (value, 1)
+    def document(ref: DocumentRef) -> DocumentRef:
+        if ref.chunk and ref.chunk < chunks.get(str(ref.document), 0):
+            return ref.document
+        return DocumentRef.parse(str(ref))  # the whole id is a document's
+
+    return list(dict.fromkeys(map(document, refs)))
 
 
 @dataclass(frozen=True)
@@ -163,5 +188,6 @@ def collapse(hits: Sequence[VectorHit]) -> list[VectorHit]:
         if key in seen:
             continue
         seen.add(key)
-        out.append(hit if "#" not in hit.id else dataclasses.replace(hit, id=document_id(hit.model, hit.pk)))
+        own_id = str(DocumentRef(hit.model, hit.pk))
+        out.append(hit if hit.id == own_id else dataclasses.replace(hit, id=own_id))
     return out

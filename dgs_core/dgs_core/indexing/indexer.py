@@ -19,12 +19,11 @@ from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
 from dgs_core.indexing.chunking import (
     SPANS_KEY,
     Chunker,
+    StoredHash,
     encode_spans,
-    entry_id,
-    object_id,
-    parse_stored_hash,
+    entry_ids,
     section_spans,
-    stored_hash,
+    stored_documents,
 )
 from dgs_core.indexing.traversal import TraversalPlan
 from dgs_core.plugins import get_registry
@@ -113,8 +112,8 @@ class Indexer:
         """Remove documents by id, with every chunk of theirs."""
         if not ids:
             return
-        chunks = {i: parse_stored_hash(h)[1] for i, h in self.store.content_hashes(list(ids)).items()}
-        self.store.delete([entry_id(i, n) for i in ids for n in range(max(1, chunks.get(i, 1)))])
+        chunks = {i: StoredHash.parse(h).chunks for i, h in self.store.content_hashes(list(ids)).items()}
+        self.store.delete([entry for i in ids for entry in entry_ids(i, chunks.get(i, 1))])
 
     def index_documents(self, documents: Sequence[Document], force: bool = False) -> IndexStats:
         """Embed and store the documents whose text changed (all of them with ``force``)."""
@@ -129,15 +128,16 @@ class Indexer:
         if not documents:
             return stats
         hashes = {d.id: self.document_hash(d) for d in documents}
-        stored = {i: parse_stored_hash(h) for i, h in self.store.content_hashes(list(hashes)).items()}
+        stored = {i: StoredHash.parse(h) for i, h in self.store.content_hashes(list(hashes)).items()}
         if not force:
-            unchanged = {i for i, (digest, _) in stored.items() if hashes[i] == digest}
+            unchanged = {i for i, version in stored.items() if hashes[i] == version.digest}
             stats.skipped += len(unchanged)
             documents = [d for d in documents if d.id not in unchanged]
         if not documents:
             return stats
         try:
-            stats.embedded, entries = self._embed_and_store(documents, hashes, {i: n for i, (_, n) in stored.items()},
+            stats.embedded, entries = self._embed_and_store(documents, hashes,
+                                                            {i: version.chunks for i, version in stored.items()},
                                                             use_cache=not force)
             stats.indexed = len(documents)
             stats.cached = entries - stats.embedded
@@ -165,8 +165,8 @@ class Indexer:
                         document.id, self.chunker.max_chunks, self.chunker.max_tokens)
         spans = section_spans(document.text, document.sections)
         return [
-            StoredDocument(entry_id(document.id, n), document.model, document.pk, document.text[start:end], None,
-                           stored_hash(content_hash, len(ranges)) if n == 0 else content_hash,
+            StoredDocument(str(document.ref.with_chunk(n)), document.model, document.pk, document.text[start:end],
+                           None, str(StoredHash(content_hash, len(ranges))) if n == 0 else content_hash,
                            {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)})
             for n, (start, end) in enumerate(ranges)
         ]
@@ -182,8 +182,8 @@ class Indexer:
         for entry in entries:
             entry.vector = vectors[entry.text]
         self.store.upsert(entries)
-        leftovers = [entry_id(i, n) for i, before in chunks_before.items() if i in per_document
-                     for n in range(len(per_document[i]), before)]
+        leftovers = [entry for i, before in chunks_before.items() if i in per_document
+                     for entry in entry_ids(i, before)[len(per_document[i]):]]
         if leftovers:
             self.store.delete(leftovers)
         return embedded, len(entries)
@@ -217,8 +217,7 @@ class Indexer:
 
 def stored_and_existing(model_config: ModelConfig, store: VectorStore) -> tuple[dict[str, str], set[str]]:
     """``({pk: document id} of the stored vectors, {pk} of the database rows)`` for one model."""
-    stored = {doc_id.split(":", 1)[1]: doc_id
-              for doc_id in map(object_id, store.iter_ids([model_config.model_label]))}
+    stored = {ref.pk: str(ref) for ref in stored_documents(store, store.iter_ids([model_config.model_label]))}
     rows = {str(pk) for pk in model_config.model._default_manager.values_list("pk", flat=True).iterator()}
     return stored, rows
 

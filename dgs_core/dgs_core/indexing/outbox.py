@@ -31,6 +31,7 @@ from django.utils import timezone
 from dgs_core import engine
 from dgs_core.base import document_id
 from dgs_core.conf import AsyncIndexingConfig, get_config
+from dgs_core.ids import MODEL_SEPARATOR
 from dgs_core.models import IndexChange
 
 log = logging.getLogger("dgs_core.indexing.outbox")
@@ -301,7 +302,7 @@ def _retry_in(scope, settings: AsyncIndexingConfig) -> Optional[float]:
 
 def counts_by_model() -> dict[str, dict[str, int]]:
     """``{model_label: {"pending": n, "failed": m}}``: rows never tried yet, and rows whose last attempt failed."""
-    label = Left("document_id", StrIndex("document_id", Value(":")) - 1)
+    label = Left("document_id", StrIndex("document_id", Value(MODEL_SEPARATOR)) - 1)  # as DocumentRef.parse reads it
     rows = (
         IndexChange.objects.using(outbox_alias())
         .annotate(label=label)
@@ -323,7 +324,7 @@ def drift(models: Optional[Sequence[str]] = None) -> dict[str, list[str]]:
     ``outdated``: rows whose vector is missing or was made from another text; ``stale``: vectors of
     rows that no longer exist. Builds every document (no embedding): for tests and audits.
     """
-    from dgs_core.indexing.chunking import object_id, parse_stored_hash
+    from dgs_core.indexing.chunking import StoredHash, stored_documents
     from dgs_core.indexing.indexer import Indexer, build_documents, get_plan
 
     config = get_config()
@@ -339,7 +340,8 @@ def drift(models: Optional[Sequence[str]] = None) -> dict[str, list[str]]:
             for doc in build_documents(plan, batch, config)
             if doc.text.strip()
         }
-        stored = {i: parse_stored_hash(h)[0] for i, h in indexer.store.content_hashes(list(expected)).items()}
+        stored = {i: StoredHash.parse(h).digest for i, h in indexer.store.content_hashes(list(expected)).items()}
         outdated += sorted(doc_id for doc_id, digest in expected.items() if stored.get(doc_id) != digest)
-        stale += sorted({object_id(i) for i in indexer.store.iter_ids([model_config.model_label])} - set(expected))
+        entries = indexer.store.iter_ids([model_config.model_label])
+        stale += sorted({str(ref) for ref in stored_documents(indexer.store, entries)} - set(expected))
     return {"outdated": outdated, "stale": stale}

@@ -72,3 +72,13 @@ class Account(models.Model):
     recovery_secret = models.CharField(max_length=64, blank=True)
     bio = models.TextField(blank=True)
     favourite = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL)
+
+
+class Coupon(models.Model):
+    """A primary key that is text, which may hold the characters document ids are made of (':' and '#')."""
+
+    code = models.CharField(max_length=40, primary_key=True)
+    description = models.TextField(blank=True)
+
+    def __str__(self):
+        return self.code
