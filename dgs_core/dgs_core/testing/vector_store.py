@@ -32,6 +32,7 @@ import pytest
 
 from dgs_core.base import StoredDocument, VectorStore, cosine_to_score, document_id
 from dgs_core.filters import Condition, matches
+from dgs_core.ids import DocumentRef
 from dgs_core.testing.base import require
 from dgs_core.testing.corpus import (
     POST,
@@ -546,7 +547,7 @@ class VectorStoreContract(KeywordSearchContract):
         Troubleshooting: derive engine ids (UUIDs, integers) from the whole string and keep the original.
         """
         vectors = random_vectors(3, self.dimension, seed=43)
-        ids = [document_id(PRODUCT, 7), document_id(PRODUCT, 7) + "#1", document_id(PRODUCT, 7) + "#2"]
+        ids = [str(DocumentRef(PRODUCT, 7, chunk)) for chunk in range(3)]
         store.upsert([
             StoredDocument(ids[i], PRODUCT, "7", f"chunk {i}", vectors[i].copy(), f"h{i}", {}) for i in range(3)
         ])
@@ -556,6 +557,26 @@ class VectorStoreContract(KeywordSearchContract):
         assert hits[0].id == ids[2] and hits[0].pk == "7" and hits[0].model == PRODUCT
         store.delete(ids[1:])
         assert list(store.iter_ids()) == [ids[0]]
+
+    def test_ids_of_text_primary_keys_are_stored_verbatim(self, store: VectorStore) -> None:
+        """A text primary key may hold ``:`` and ``#``, even end in ``#<n>`` like a chunk; its document id
+        round-trips through every method like any other.
+
+        Troubleshooting: never split ids; derive engine ids (UUIDs, integers) from the whole string.
+        """
+        refs = [DocumentRef(PRODUCT, pk) for pk in ("sku:7", "a:b:c", "take#1", "take", "#3")]
+        vectors = random_vectors(len(refs), self.dimension, seed=47)
+        store.upsert([
+            StoredDocument(str(ref), ref.model, ref.pk, f"text {i}", vectors[i].copy(), f"h{i}", {})
+            for i, ref in enumerate(refs)
+        ])
+        ids = [str(ref) for ref in refs]
+        assert sorted(store.iter_ids()) == sorted(ids)
+        assert store.content_hashes(ids[1:3]) == {ids[1]: "h1", ids[2]: "h2"}
+        best = store.search(vectors[2], 1)[0]
+        assert (best.id, best.model, best.pk) == (ids[2], PRODUCT, "take#1")
+        store.delete([ids[3]])
+        assert sorted(store.iter_ids()) == sorted(ids[:3] + ids[4:])
 
     def test_collections_are_independent_and_drop_removes_one(self, store: VectorStore, make_collection) -> None:
         """Two collections of one backend never see each other's documents; ``drop()`` deletes only its own.
