@@ -60,3 +60,20 @@ def test_progress_bar_goes_to_stderr():
 def test_dgs_plugins_lists_core_and_its_names():
     out = run("dgs_plugins")
     assert "dgs-core" in out and "embedder 'hashing'" in out and "vector store 'memory'" in out
+
+
+def test_tables_align_text_left_numbers_right_and_wrap_a_long_last_column():
+    from dgs_core.management.commands._util import format_table
+
+    table = format_table(["plugin", "rows", "registers"],
+                         [["core", 1200, "embedder 'hashing', vector store 'memory', transport 'sync'"],
+                          ["faiss", 7, "vector store 'faiss'"]], width=50).splitlines()
+    assert table == [
+        "plugin  rows  registers",
+        "------  ----  ------------------------------------",
+        "core    1200  embedder 'hashing',",  # wrapped between the list's items, never inside one
+        "              vector store 'memory',",
+        "              transport 'sync'",
+        "faiss      7  vector store 'faiss'",
+    ]
+    assert all(len(line) <= 50 for line in table)
