@@ -6,7 +6,7 @@ repository's .venv with every distribution installed editable: no venv is built 
 
     nox                      # lint, docs, tests, isolated (what `make test` runs)
     nox -s tests -- -x       # arguments after -- go to every pytest run
-    nox -s demo              # the demo site on http://127.0.0.1:8000/
+    nox -s demo              # the demo site on http://127.0.0.1:8000/ (nox -s demo -- 0.0.0.0 8123: elsewhere)
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ nox.options.download_python = "never"
 
 #: Models load offline from installed packages, and a single BLAS thread keeps a 2-core machine responsive.
 ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+#: Where ``nox -s demo`` serves unless told otherwise (host, port).
+DEMO_ADDRESS = ("127.0.0.1", "8000")
 #: pytest's exit code when it collected no test: a package without tests yet is not a failure.
 NO_TESTS_COLLECTED = 5
 
@@ -115,13 +117,22 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=False, default=False)
 def demo(session: nox.Session) -> None:
-    """Set up the Chinook demo (database, data, search index, admin user) and serve it on 127.0.0.1:8000."""
+    """Set up the Chinook demo (database, data, search index, admin user) and serve it.
+
+    ``nox -s demo -- HOST PORT [runserver options]`` (default 127.0.0.1 8000; ``make demo PORT=8123`` passes
+    them). A port that cannot be served is reported before the long steps.
+    """
+    host, port, *runserver_options = [*session.posargs, *DEMO_ADDRESS[len(session.posargs):]]
+    host = host.strip("[]")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # an IPv6 address in brackets
     session.chdir(EXAMPLE)
+    session.run(sys.executable, "check_port.py", host, port, external=True)
     manage = [sys.executable, "manage.py"]
     session.run(*manage, "migrate", "--verbosity", "0", env=ENV, external=True)
     session.run(*manage, "load_chinook", env={**ENV, "DGS_AUTO_INDEX": "0"}, external=True)
     # Smaller batches than the default 1,000 keep the progress bar moving on a slow CPU.
     session.run(*manage, "build_search_index", "--batch-size", "250", env=ENV, external=True)
     session.run(*manage, "ensure_demo_admin", env=ENV, external=True)
-    session.log("Serving the demo on http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/); Ctrl-C stops it.")
-    session.run(*manage, "runserver", "--noreload", "127.0.0.1:8000", *session.posargs, env=ENV, external=True)
+    url = f"http://{address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]')}/"
+    session.log(f"Serving the demo on {url} (admin: {url}admin/); Ctrl-C stops it.")
+    session.run(*manage, "runserver", "--noreload", address, *runserver_options, env=ENV, external=True)
