@@ -3,7 +3,7 @@
 Ids: E001 not a dict · E002 wrong type or value · E003 unknown or duplicate model · E004 unknown
 embedding profile · E005 unknown field path · E006 plugin not installed · E007 unknown backend name or
 class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
-E011 REST API policy entry unusable ·
+E011 REST API access entry unusable · E012 REST API app missing from INSTALLED_APPS ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
 another embedder · W005 default search mode needs keyword search the store lacks.
 """
@@ -15,7 +15,8 @@ from django.utils.module_loading import import_string
 
 from dgs_core.conf import Problem, get_config_and_problems
 from dgs_core.indexing import text
-from dgs_core.rest import policy as api_policy
+from dgs_core.rest import access as api_access
+from dgs_core.rest.requirements import installation_problems
 from dgs_core.searching import llm
 
 
@@ -144,7 +145,8 @@ def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     problems = list(problems)
     problems += _model_problems(config)
     problems += _backend_problems(config)
-    problems += api_policy.configuration_problems(config)
+    problems += api_access.configuration_problems(config)
+    problems += installation_problems()
     problems += llm.configuration_problems(config)
     problems += text.template_problems(config)
     if not any(p.is_error for p in problems):

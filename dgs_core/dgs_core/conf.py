@@ -116,7 +116,10 @@ class AsyncIndexingConfig:
 
 @dataclass(frozen=True)
 class ApiConfig:
+    """The REST API's DRF classes (dotted paths); an empty list leaves that kind to REST_FRAMEWORK's defaults."""
+
     require_authentication: bool = False
+    authentication_classes: list = field(default_factory=list)
     permission_classes: list = field(default_factory=list)
     throttle_classes: list = field(default_factory=list)
     throttle_rates: dict = field(

@@ -2,21 +2,23 @@
 
 Every search step reports what it did with :func:`emit`; the event goes to the :data:`hub`'s
 subscribers (structured logging by default: logger ``dgs_core.events`` at DEBUG) and, inside a stream,
-to the client. A stream sends, in order::
+to the client. On the wire each event is one flat JSON object, ``type`` first, as the older package
+documents its stream (:func:`wire_event`). A stream sends, in order::
 
-    query_received           {"query", "models", "limit", "offset", "min_score", "mode"}
-    expanded                 {"queries": [...]}                 (langgraph pipeline, QUERY_EXPANSION on)
-    vector_search_completed  {"candidates": n, ...}             (vector and hybrid modes)
-    keyword_search_completed {"candidates": n}                  (keyword and hybrid modes)
-    reranked                 {"reranker": name, "candidates": n} (langgraph pipeline, RERANKING on)
-    completed                {"total": n, "took_ms": ...}
-    results                  the body of GET /api/search/: {"query", "mode", "results", "total"}
-    end                      {}
+    {"type": "query_received", "query", "models", "limit", "offset", "min_score", "mode"}
+    {"type": "query_expanded", "queries": [...]}                   (langgraph pipeline, QUERY_EXPANSION on)
+    {"type": "vector_search_completed", "candidate_count": n, ...}  (vector and hybrid modes)
+    {"type": "keyword_search_completed", "candidate_count": n}      (keyword and hybrid modes)
+    {"type": "rerank_completed", "reranker": name, "candidate_count": n} (langgraph pipeline, RERANKING on)
+    {"type": "completed", "total": n, "took_ms": ...}
+    {"type": "results", ...}   the body of GET /api/search/: "query", "mode", "results", "total"
+    {"type": "end"}
 
+ndjson sends one object a line; sse sends it as ``data:`` after ``event: <type>``.
 ``STREAMING["INCLUDE_INTERNAL_EVENTS"]: False`` keeps the pipeline's own steps (:data:`INTERNAL_EVENTS`)
 out of the stream; subscribers of the hub still see them. A failure after the stream started is sent as
-``error`` ``{"error": message, "status": 503}`` before ``end``; parameter errors are answered before it
-starts, as JSON 400 like every endpoint. The search runs in
+``{"type": "error", "error": message, "status": 503}`` before ``end``; parameter errors are answered before
+it starts, as JSON 400 like every endpoint. The search runs in
 a worker thread so events reach the client as they happen; when the client goes away, the response's
 ``close()`` cancels the worker at its next event and waits for it, so no thread outlives the request.
 """
@@ -41,22 +43,38 @@ from dgs_core.searching.query import SearchQuery
 log = logging.getLogger("dgs_core.streaming")
 
 
+#: Events whose documented wire names (the older package's) differ from the names they are emitted by.
+WIRE_TYPES = {"expanded": "query_expanded", "reranked": "rerank_completed"}
+
+
+def wire_event(event: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The documented wire form of an event: its type and flat fields, ``candidate_count`` for the number of
+    candidates a step found (``candidates`` is kept for clients of earlier dgs versions)."""
+    if "candidates" in data:
+        data = {**data, "candidate_count": data["candidates"]}
+    return WIRE_TYPES.get(event, event), data
+
+
+def _flat_json(event: str, data: dict[str, Any]) -> str:
+    return json.dumps({"type": event, **data}, cls=DjangoJSONEncoder)
+
+
 class NdjsonFormat(StreamFormat):
-    """One JSON object per line: ``{"event": "...", "data": {...}}``."""
+    """One flat JSON object per line: ``{"type": "completed", "total": 5, ...}``."""
 
     content_type = "application/x-ndjson"
 
     def encode(self, event: str, data: dict[str, Any]) -> bytes:
-        return json.dumps({"event": event, "data": data}, cls=DjangoJSONEncoder).encode() + b"\n"
+        return _flat_json(event, data).encode() + b"\n"
 
 
 class SseFormat(StreamFormat):
-    """Server-sent events (``EventSource`` in browsers): ``event:`` and one-line JSON ``data:``."""
+    """Server-sent events (``EventSource`` in browsers): ``event: <type>`` and the ndjson object as ``data:``."""
 
     content_type = "text/event-stream"
 
     def encode(self, event: str, data: dict[str, Any]) -> bytes:
-        return f"event: {event}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n".encode()
+        return f"event: {event}\ndata: {_flat_json(event, data)}\n\n".encode()
 
 
 def get_stream_format() -> StreamFormat:
@@ -132,7 +150,7 @@ class SearchStream:
                     return
                 if event.name in INTERNAL_EVENTS and not self.include_internal:
                     continue
-                yield self.format.encode(event.name, event.data)
+                yield self.format.encode(*wire_event(event.name, event.data))
         finally:
             self.sink.cancelled.set()
             self.thread.join(self.join_timeout)

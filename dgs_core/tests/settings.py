@@ -13,11 +13,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",  # the REST API's browsable pages, its docs page (drf-spectacular) and that page's assets
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "dgs_core",
     "tests.shop",
     "tests.music",
 ]
-# The REST API and admin pages (tests/urls.py); DRF is used when installed but needs no INSTALLED_APPS entry.
+# The REST API and admin pages (tests/urls.py).
 ROOT_URLCONF = "tests.urls"
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

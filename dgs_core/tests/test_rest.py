@@ -192,6 +192,35 @@ def test_an_unexpected_error_is_logged_and_never_a_500(client, catalogue, monkey
     assert "ZeroDivisionError" in caplog.text
 
 
+def test_cache_busters_and_tracking_parameters_are_not_filters(client, catalogue):
+    plain = client.get(SEARCH, {"q": "phone"}).json()
+    tagged = client.get(SEARCH, {"q": "phone", "_": "1712345678", "utm_source": "newsletter", "utm_campaign": "x",
+                                 "fbclid": "abc", "gclid": "def", "format": "json"})
+    assert tagged.status_code == 200 and tagged.json() == plain
+
+
+def test_a_browser_gets_the_browsable_api(client, catalogue):
+    response = client.get(SEARCH, {"q": "rock"}, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "Django REST framework" in page and "Semantic search over the configured models." in page
+    assert "&quot;query&quot;: &quot;rock&quot;" in page  # the JSON body, shown in the page
+    refused = client.get(SEARCH, {"q": "rock", "limit": "0"}, HTTP_ACCEPT="text/html")
+    assert refused.status_code == 400 and "positive integer" in refused.content.decode()
+
+
+def test_the_docs_page_serves_swagger_ui_from_installed_packages(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get(f"{SEARCH}docs/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    bundle = "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    assert f"/static/{bundle}" in page and finders.find(bundle)
+    assert '"/api/search/schema/"' in page
+    assert "https://" not in page and "cdn" not in page.lower()
+
+
 # -- the search_queryset hook -------------------------------------------------------------------
 
 HOOKED = {"shop.Product": {"search_queryset": "tests.shop.search.visible_products"}}

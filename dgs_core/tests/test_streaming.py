@@ -9,7 +9,8 @@ from django.test import override_settings
 
 from dgs_core.searching.events import cancel_event, hub
 from tests.factories import make_catalogue
-from tests.rest_support import graph_search, index_everything
+from tests.rest_support import graph_search, index_everything, restricted_catalogue
+from tests.shop.models import Product
 
 pytestmark = pytest.mark.django_db
 STREAM = "/api/search/stream/"
@@ -43,12 +44,14 @@ def ndjson_events(response):
 
 
 def sse_events(response):
+    """The ``data:`` objects; each block's ``event:`` is the type of its object."""
     found = []
     for block in b"".join(response.streaming_content).decode().split("\n\n"):
         if block:
             name, data = block.split("\n")
             assert name.startswith("event: ") and data.startswith("data: ")
-            found.append({"event": name[len("event: "):], "data": json.loads(data[len("data: "):])})
+            found.append(json.loads(data[len("data: "):]))
+            assert found[-1]["type"] == name[len("event: "):]
     return found
 
 
@@ -57,12 +60,13 @@ def test_ndjson_over_get_sends_each_step_then_the_results(client, catalogue):
     assert response.status_code == 200 and response["Content-Type"] == "application/x-ndjson"
     assert response.streaming and response["Cache-Control"] == "no-cache"
     received = ndjson_events(response)
-    assert [e["event"] for e in received] == PLAIN_EVENTS
-    assert received[0]["data"] == {"query": "rugged phone", "models": ["shop.product", "shop.review"], "limit": 5,
-                                   "offset": 0, "min_score": 0.01, "mode": "hybrid"}
+    assert [e["type"] for e in received] == PLAIN_EVENTS
+    assert received[0] == {"type": "query_received", "query": "rugged phone", "models": ["shop.product", "shop.review"],
+                           "limit": 5, "offset": 0, "min_score": 0.01, "mode": "hybrid"}
     search = client.get("/api/search/", {"q": "rugged phone", "limit": 5, "min_score": 0.01}).json()
-    assert received[4]["data"] == search
-    assert received[3]["data"]["total"] == search["total"] and received[1]["data"]["candidates"] >= search["total"]
+    assert received[4] == {"type": "results", **search}
+    assert received[3]["total"] == search["total"] and received[1]["candidate_count"] >= search["total"]
+    assert received[-1] == {"type": "end"}
 
 
 def test_sse_over_post_takes_a_json_body(client, catalogue):
@@ -75,8 +79,8 @@ def test_sse_over_post_takes_a_json_body(client, catalogue):
         expected = client.get("/api/search/", {"q": "phone", "models": "shop.Product", "limit": 3,
                                                "in_stock": "1"}).json()
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
-    assert [e["event"] for e in received] == PLAIN_EVENTS
-    assert received[4]["data"] == expected and expected["total"] > 0
+    assert [e["type"] for e in received] == PLAIN_EVENTS
+    assert received[4] == {"type": "results", **expected} and expected["total"] > 0
 
 
 @pytest.mark.parametrize("method, params, message", [
@@ -101,7 +105,7 @@ def test_internal_events_can_be_left_out_of_the_stream(client, catalogue, events
     config = graph_search(STREAMING={"ENABLED": True, "INCLUDE_INTERNAL_EVENTS": False})
     with override_settings(GRAPH_SEARCH=config):
         received = ndjson_events(client.get(STREAM, {"q": "phone"}))
-    assert [e["event"] for e in received] == ["query_received", "completed", "results", "end"]
+    assert [e["type"] for e in received] == ["query_received", "completed", "results", "end"]
     assert [e.name for e in events] == PLAIN_EVENTS  # subscribers still see every step
 
 
@@ -110,8 +114,8 @@ def test_a_failure_after_the_start_is_an_error_event(client, catalogue):
     other_embedder = {"default": {"BACKEND": "hashing", "OPTIONS": {"DIMENSION": 256}}}
     with override_settings(GRAPH_SEARCH=streaming(EMBEDDINGS=other_embedder)):
         received = ndjson_events(client.get(STREAM, {"q": "phone"}))
-    assert [e["event"] for e in received] == ["query_received", "error", "end"]
-    assert received[1]["data"]["status"] == 503 and "Rebuild the index" in received[1]["data"]["error"]
+    assert [e["type"] for e in received] == ["query_received", "error", "end"]
+    assert received[1]["status"] == 503 and "Rebuild the index" in received[1]["error"]
 
 
 def test_the_hub_sees_every_search_and_logs_structured_records(client, catalogue, events, caplog):
@@ -148,10 +152,22 @@ def test_a_client_that_leaves_stops_the_search_and_leaves_no_thread(client, cata
     try:
         response = client.get(STREAM, {"q": "phone"})
         chunks = iter(response.streaming_content)
-        assert json.loads(next(chunks))["event"] == "query_received"
+        assert json.loads(next(chunks))["type"] == "query_received"
         assert reached.wait(timeout=30)  # the search is busy in its vector search step
         response.close()
     finally:
         unsubscribe()
     assert [t.name for t in threading.enumerate() if t.name.startswith("dgs-stream-")] == []
     assert [e.name for e in events] == ["query_received", "vector_search_completed"]
+
+
+@pytest.mark.django_db(transaction=True)  # the search runs in a worker thread: it sees committed rows only
+def test_the_stream_shows_only_the_rows_the_caller_may_see(client, django_user_model):
+    hooked = {"shop.Product": {"search_queryset": "tests.shop.search.visible_products"}}
+    with override_settings(GRAPH_SEARCH=streaming(models_options=hooked)):
+        restricted_catalogue(hidden=4, visible=2)
+        hits = ndjson_events(client.get(STREAM, {"q": "Acme red smartphone", "models": "shop.Product"}))[-2]["results"]
+        assert len(hits) == 2 and all(Product.objects.get(pk=hit["pk"]).in_stock for hit in hits)
+        client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+        hits = ndjson_events(client.get(STREAM, {"q": "Acme red smartphone", "models": "shop.Product"}))[-2]["results"]
+    assert len(hits) == 6

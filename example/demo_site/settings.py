@@ -35,6 +35,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # dgs's REST API (at /api/search/) with its browsable pages and OpenAPI docs; they come with dgs-core.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "dgs_core",
     "chinook",
 ]

@@ -1,25 +1,40 @@
-"""The REST API (CONTRACT §4): search, similar, conversation, stream and the OpenAPI schema.
+"""The REST API (CONTRACT §4) as Django REST framework views: search, similar, conversation, stream, and the
+OpenAPI schema with its interactive page.
 
-Every endpoint runs the ``GRAPH_SEARCH["API"]`` policy first (:mod:`dgs_core.rest.policy`) and answers JSON
-``{"error": "..."}`` naming the parameter at fault. No input produces a 500: the view boundary maps
-each failure to its status, and anything unexpected is logged with its traceback and answered 503.
+Every view takes its authentication, permission and throttle classes from ``GRAPH_SEARCH["API"]`` or the
+project's ``REST_FRAMEWORK`` defaults (:mod:`dgs_core.rest.access`), reads its parameters with a serializer
+(:mod:`dgs_core.rest.serializers`) and answers errors as JSON ``{"error": "..."}`` naming the parameter at
+fault. No input produces a 500: :func:`error_response` maps each failure to its status, and anything
+unexpected is logged with its traceback and answered 503. Browsers get DRF's browsable API.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from typing import Any, Optional
 
-from asgiref.sync import sync_to_async
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db import DatabaseError, DataError
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
+from django.http import Http404, StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.settings import patched_settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView, set_rollback
 
-from dgs_core.conf import GraphSearchConfig, get_config
+from dgs_core.conf import get_config
 from dgs_core.conversation import converse, forget
 from dgs_core.exceptions import (
     ApiDenied,
@@ -29,276 +44,307 @@ from dgs_core.exceptions import (
     InvalidParameterError,
     UnknownModelError,
 )
-from dgs_core.rest.policy import get_policy
-from dgs_core.searching.query import SearchQuery
+from dgs_core.rest import schema as openapi
+from dgs_core.rest.access import RequireAuthentication, get_access
+from dgs_core.rest.serializers import (
+    ConversationToForget,
+    ConversationTurn,
+    SearchBody,
+    SearchParameters,
+    SimilarParameters,
+    SimilarPath,
+)
 from dgs_core.searching.searcher import Searcher
 from dgs_core.searching.visibility import visible_queryset
 from dgs_core.streaming import SearchStream
 
 log = logging.getLogger("dgs_core.api")
 
-#: Query parameters of search; every other parameter is a filter (``?genre__name=Rock``).
-SEARCH_PARAMETERS = ("q", "models", "limit", "min_score", "offset", "mode")
-#: Deepest ``offset`` accepted: the store is asked for ``offset + limit`` candidates.
-MODEL_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
-_DIGITS = re.compile(r"-?[0-9]+")
-#: Longer integers are clamped like any other value above the maximum, without parsing them.
-_MAX_DIGITS = 9
 NOT_FOUND = "No searchable object matches this model and primary key."
+#: Permission classes without a ``message`` refuse with this.
+REFUSED = "You may not use the search API."
+#: Retry-After of a 429 when no throttle said how long to wait.
+DEFAULT_RETRY_AFTER = 60
 
 
-class BadRequest(Exception):
-    """A request the client must fix: 400 with ``message``."""
+class Misconfigured(Exception):
+    """``GRAPH_SEARCH["API"]`` names something unusable (``manage.py check`` reports it as dgs.E011)."""
 
 
-def error(status: int, message: str, headers: Optional[dict[str, str]] = None) -> JsonResponse:
-    """The JSON error response of every endpoint."""
-    return JsonResponse({"error": message}, status=status, headers=headers)
+def _first_message(detail: Any) -> str:
+    """The first message of a DRF error detail (a string, or lists and dicts of them keyed by parameter)."""
+    while isinstance(detail, (list, dict)):
+        detail = next(iter(detail.values() if isinstance(detail, dict) else detail))
+    return str(detail)
 
 
-def integer_param(params: QueryDict | dict, name: str, minimum: int = 1) -> Optional[int]:
-    """``params[name]`` as an int (``None`` if absent): digits only, so no booleans, floats or words."""
-    raw = params.get(name)
-    if raw is None:
-        return None
-    what = "a positive integer" if minimum == 1 else "a non-negative integer"
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise InvalidParameterError(name, f"'{name}' must be {what}.")
-    text = str(raw).strip()
-    if not _DIGITS.fullmatch(text):
-        raise InvalidParameterError(name, f"'{name}' must be {what}.")
-    value = int(text) if len(text.lstrip("-")) <= _MAX_DIGITS else 10**_MAX_DIGITS * (-1 if text[0] == "-" else 1)
-    if value < minimum:
-        raise InvalidParameterError(name, f"'{name}' must be {what}.")
-    return value
+def _describe(exc: Exception, view: Any, request: Any) -> tuple[int, str, dict[str, str]]:
+    """Status, message and headers answering ``exc``: 4xx for the caller's mistakes, 503 for everything else."""
+    if isinstance(exc, Misconfigured):
+        log.error("GRAPH_SEARCH['API'] is misconfigured: %s Run `manage.py check`.", exc)
+        return 503, "The search API is misconfigured; the server log says how to fix it.", {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
+    if isinstance(exc, exceptions.Throttled):
+        wait = str(max(1, exc.wait or DEFAULT_RETRY_AFTER))
+        return 429, f"Too many requests; retry in {wait} seconds.", {"Retry-After": wait}
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        allowed = ", ".join(view.allowed_methods)
+        return 405, f"Method {request.method} is not allowed here; use {allowed}.", {"Allow": allowed}
+    if isinstance(exc, exceptions.APIException):
+        auth_header = getattr(exc, "auth_header", None)
+        return exc.status_code, _first_message(exc.detail), {"WWW-Authenticate": auth_header} if auth_header else {}
+    if isinstance(exc, ApiDenied):
+        return exc.status, exc.message, exc.headers
+    if isinstance(exc, (InvalidParameterError, UnknownModelError)):
+        return 400, str(exc), {}
+    if isinstance(exc, RequestDataTooBig):
+        return 400, "The request body is too large.", {}
+    if isinstance(exc, (BackendUnavailable, EmbedderMismatchError, ConfigurationError, DatabaseError)):
+        log.error("Search API request failed: %s: %s", type(exc).__name__, exc)
+        return 503, (f"Search is unavailable right now: {exc}" if isinstance(exc, BackendUnavailable)
+                     else "Search is unavailable right now; the server log has the details."), {}
+    log.error("Unexpected error in the search API (%s %s)", request.method, request.path, exc_info=exc)
+    return 503, "Search failed unexpectedly; the error has been logged.", {}
 
 
-def models_param(raw: Any) -> Optional[list[str]]:
-    """``models`` as a list of labels: a comma-separated string or (JSON bodies) a list of strings."""
-    if raw is None:
-        return None
-    labels = [p.strip() for p in raw.split(",")] if isinstance(raw, str) else raw
-    if not isinstance(labels, list) or not all(isinstance(m, str) for m in labels):
-        raise InvalidParameterError("models", "'models' must be a comma-separated list of model labels.")
-    if not labels or not all(len(m) <= 200 and MODEL_LABEL.fullmatch(m) for m in labels):
-        raise InvalidParameterError(
-            "models", "'models' must be a comma-separated list of model labels such as 'shop.Product' "
-            "(leave it out to search every model)."
-        )
-    return labels
+def error_response(exc: Exception, context: dict[str, Any]) -> Response:
+    """The exception handler of every endpoint: ``{"error": message}`` with the status and headers of ``exc``."""
+    status, message, headers = _describe(exc, context["view"], context["request"])
+    set_rollback()
+    return Response({"error": message}, status=status, headers=headers)
 
 
-def json_body(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object, or :class:`BadRequest` saying what is wrong with it."""
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        raise BadRequest("The request body is too large.") from None
-    try:
-        payload = json.loads(body.decode("utf-8") or "null")
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadRequest(f"Malformed JSON body: {exc}") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("The JSON body must be an object such as {\"query\": \"...\"}.")
-    return payload
+class JsonBody(JSONParser):
+    """DRF's JSON parser, saying that a body it cannot read is malformed JSON."""
 
-
-class ApiView(View):
-    """Policy, error mapping and JSON for every endpoint."""
-
-    #: Scope for DRF's ``ScopedRateThrottle`` when a site lists it in ``THROTTLE_CLASSES``.
-    throttle_scope = "search"
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any):
-        # Token and basic authentication carry no CSRF token; the policy checks CSRF for session users.
-        return csrf_exempt(super().as_view(**initkwargs))
-
-    def guard(self, request: HttpRequest) -> Optional[HttpResponse]:
-        """The policy's refusal (authentication, throttling) or a 405, else ``None``."""
+    def parse(self, stream: Any, media_type: Optional[str] = None, parser_context: Any = None) -> Any:
         try:
-            policy = get_policy()
-        except ValueError:
-            log.exception("GRAPH_SEARCH['API'] is misconfigured; run `manage.py check`.")
-            return error(503, "The search API is misconfigured; the server log says how to fix it.")
-        policy.enforce(request, self)
-        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
-            allowed = ", ".join(self._allowed_methods())
-            return error(405, f"Method {request.method} is not allowed here; use {allowed}.", {"Allow": allowed})
+            return super().parse(stream, media_type, parser_context)
+        except exceptions.ParseError as exc:
+            raise exceptions.ParseError(f"Malformed JSON body: {exc.detail}") from None
+        except RecursionError:
+            raise exceptions.ParseError("Malformed JSON body: it is nested too deeply.") from None
+
+
+class SearchApi:
+    """What every endpoint shares: access classes from the settings, JSON errors, the generated schema.
+
+    ``parameters`` maps a method to the serializers of its query (or path) parameters, for the schema.
+    """
+
+    throttle_scope = "search"  # DRF's ScopedRateThrottle, when a site uses it, counts under THROTTLE_RATES["search"]
+    parameters: dict[str, tuple[type, ...]] = {}
+    schema = openapi.SearchApiSchema()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            get_access()
+        except ValueError as exc:
+            raise Misconfigured(str(exc)) from None
+        super().initial(request, *args, **kwargs)
+
+    def get_authenticators(self) -> list[Any]:
+        try:
+            classes = get_access().authentication
+        except ValueError:  # answered 503 by initial()
+            return []
+        return [cls() for cls in classes or api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def get_permissions(self) -> list[Any]:
+        access = get_access()
+        classes = list(access.permissions or api_settings.DEFAULT_PERMISSION_CLASSES)
+        return [cls() for cls in ([RequireAuthentication] if access.require_authentication else []) + classes]
+
+    def get_throttles(self) -> list[Any]:
+        return [cls() for cls in get_access().throttles or api_settings.DEFAULT_THROTTLE_CLASSES]
+
+    def get_authenticate_header(self, request: Request) -> Optional[str]:
+        """The challenge of the first authenticator that has one (DRF asks only the first, so a site with
+        session and basic authentication would answer anonymous callers 403 instead of 401)."""
+        for authenticator in self.get_authenticators():
+            header = authenticator.authenticate_header(request)
+            if header:
+                return header
         return None
 
-    def failure(self, request: HttpRequest, exc: Exception) -> HttpResponse:
-        """The JSON error answering ``exc``: 4xx for the caller's mistakes, 503 for everything else."""
-        if isinstance(exc, ApiDenied):
-            return error(exc.status, exc.message, exc.headers)
-        if isinstance(exc, (InvalidParameterError, UnknownModelError, BadRequest)):
-            return error(400, str(exc))
-        if isinstance(exc, (BackendUnavailable, EmbedderMismatchError, ConfigurationError, DatabaseError)):
-            log.error("Search API request failed: %s: %s", type(exc).__name__, exc)
-            return error(503, f"Search is unavailable right now: {exc}" if isinstance(exc, BackendUnavailable)
-                         else "Search is unavailable right now; the server log has the details.")
-        log.error("Unexpected error in the search API (%s %s)", request.method, request.path, exc_info=exc)
-        return error(503, "Search failed unexpectedly; the error has been logged.")
+    def permission_denied(self, request: Request, message: Optional[str] = None, code: Optional[str] = None) -> None:
+        """401 for anonymous callers (saying authentication would help), 403 for authenticated ones."""
+        message = str(message or REFUSED)
+        if request.authenticators and not request.successful_authenticator:
+            raise exceptions.NotAuthenticated(message if code == RequireAuthentication.code
+                                              else f"Authentication is required: {message}")
+        raise exceptions.PermissionDenied(message, code)
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return self.guard(request) or getattr(self, request.method.lower())(request, *args, **kwargs)
-        except Exception as exc:
-            return self.failure(request, exc)
-
-    @staticmethod
-    def config() -> GraphSearchConfig:
-        return get_config()
+    def get_exception_handler(self) -> Any:
+        return error_response
 
 
-class AsyncApiView(ApiView):
-    """An :class:`ApiView` whose handlers are coroutines: under ASGI the event loop keeps serving other
-    requests while this one waits for the policy (a throttle's cache), the embedder, the store and the
-    database, which run in a worker thread."""
-
-    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return (await sync_to_async(self.guard)(request)
-                    or await getattr(self, request.method.lower())(request, *args, **kwargs))
-        except Exception as exc:
-            return self.failure(request, exc)
+class SearchApiView(SearchApi, APIView):
+    pass
 
 
-class SearchView(AsyncApiView):
-    """``GET ?q=&models=&limit=&min_score=&offset=&mode=`` plus filters."""
+class SearchView(SearchApiView):
+    """Semantic search over the configured models.
 
-    http_method_names = ["get", "head", "options"]
+    `GET ?q=rock&models=chinook.Track&limit=5&min_score=0.3&offset=0&mode=hybrid` plus filters on declared
+    `filter_fields` (`?genre__name=Rock`, `?milliseconds__lte=300000`). Answers `{"query", "mode", "results",
+    "total"}`, and `min_score_applied` when `min_score` was given.
+    """
 
-    async def get(self, request: HttpRequest) -> JsonResponse:
-        return await sync_to_async(self.search)(request)
+    parameters = {"GET": (SearchParameters,)}
 
-    def search(self, request: HttpRequest) -> JsonResponse:
-        params = request.GET
-        filters = {
-            key: values[0] if len(values) == 1 else values
-            for key, values in params.lists()
-            if key not in SEARCH_PARAMETERS
-        }
-        config = self.config()
-        query = SearchQuery.build(
-            params.get("q"),
-            models=models_param(params.get("models")),
-            limit=integer_param(params, "limit"),
-            min_score=params.get("min_score"),
-            offset=integer_param(params, "offset", minimum=0) or 0,
-            filters=filters or None,
-            mode=params.get("mode"),
-            config=config,
-        )
-        return JsonResponse(Searcher(config).run(query, request).as_body(query.min_score))
+    @openapi.described(operation_id="search", summary="Semantic search over the configured models.",
+                   responses={200: OpenApiResponse(openapi.SearchResultsSerializer, "Hits, best first."),
+                              **openapi.SEARCH_ERRORS},
+                   parameters=openapi.ACCESS_HEADERS)
+    def get(self, request: Request) -> Response:
+        parameters = SearchParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        query = parameters.validated_data["query"]
+        return Response(Searcher(get_config()).run(query, request).as_body(query.min_score))
 
 
-class SimilarView(AsyncApiView):
-    """``GET similar/<app_label.Model>/<pk>/?limit=``: 404 alike for unconfigured models, unknown and hidden rows."""
+class SimilarView(SearchApiView):
+    """The objects most like one object, never the object itself: `GET similar/<app_label.Model>/<pk>/?limit=`."""
 
-    http_method_names = ["get", "head", "options"]
+    parameters = {"GET": (SimilarPath, SimilarParameters)}
 
-    async def get(self, request: HttpRequest, model: str, pk: str) -> JsonResponse:
-        return await sync_to_async(self.similar)(request, model, pk)
-
-    def similar(self, request: HttpRequest, model: str, pk: str) -> JsonResponse:
-        config = self.config()
-        limit = integer_param(request.GET, "limit")
+    @openapi.described(operation_id="similar", summary="Objects most like one object (never the object itself).",
+                   responses={200: OpenApiResponse(openapi.SimilarResultsSerializer, "Neighbours, best first."),
+                              404: openapi.error("No searchable object with this model and primary key (also for "
+                                                "models that are not configured, and rows the caller may not "
+                                                "see)."),
+                              **openapi.SEARCH_ERRORS},
+                   parameters=openapi.ACCESS_HEADERS)
+    def get(self, request: Request, model: str, pk: str) -> Response:
+        parameters = SimilarParameters(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        config = get_config()
         model_config = config.model_config(model)
         if model_config is None:
-            return error(404, NOT_FOUND)
+            raise exceptions.NotFound(NOT_FOUND)
         try:
             pk_value = model_config.model._meta.pk.to_python(pk)
             instance = visible_queryset(model_config, request).filter(pk=pk_value).first()
         except (ValidationError, ValueError, TypeError, OverflowError, DataError):
             instance = None
         if instance is None:
-            return error(404, NOT_FOUND)
-        results = Searcher(config).similar(instance, limit=limit, request=request)
-        own_pk = instance.pk if isinstance(instance.pk, (int, str)) else str(instance.pk)
-        return JsonResponse({
+            raise exceptions.NotFound(NOT_FOUND)
+        results = Searcher(config).similar(instance, limit=parameters.validated_data.get("limit"), request=request)
+        return Response({
             "model": model_config.model_label,
-            "pk": own_pk,
+            "pk": instance.pk if isinstance(instance.pk, (int, str)) else str(instance.pk),
             "results": [hit.as_dict() for hit in results],
             "total": len(results),
         })
 
 
-class ConversationView(ApiView):
-    """``POST`` a turn (JSON ``query``, ``conversation_id``, ``models``, ``limit``); ``DELETE ?conversation_id=``.
-
-    404 while ``CONVERSATIONAL["ENABLED"]`` is false.
-    """
-
-    http_method_names = ["post", "delete", "options"]
-
-    def post(self, request: HttpRequest) -> JsonResponse:
-        if not self.config().conversational.enabled:
-            return error(404, "Conversational search is off (GRAPH_SEARCH['CONVERSATIONAL']['ENABLED']).")
-        payload = json_body(request)
-        query = payload.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidParameterError("query", "'query' is required: give the text to search for.")
-        conversation_id = payload.get("conversation_id")
-        if conversation_id is not None and not isinstance(conversation_id, str):
-            raise InvalidParameterError("conversation_id", "'conversation_id' must be a string.")
-        reply = converse(query, conversation_id, models_param(payload.get("models")), integer_param(payload, "limit"),
-                         request=request, config=self.config())
-        return JsonResponse(reply.as_dict())
-
-    def delete(self, request: HttpRequest) -> JsonResponse:
-        if not self.config().conversational.enabled:
-            return error(404, "Conversational search is off (GRAPH_SEARCH['CONVERSATIONAL']['ENABLED']).")
-        if not request.GET.get("conversation_id"):
-            raise InvalidParameterError("conversation_id", "'conversation_id' is required.")
-        forget(request.GET["conversation_id"], request=request)
-        return JsonResponse({"conversation_id": request.GET["conversation_id"], "cleared": True})
+def _conversational() -> None:
+    if not get_config().conversational.enabled:
+        raise exceptions.NotFound("Conversational search is off (GRAPH_SEARCH['CONVERSATIONAL']['ENABLED']).")
 
 
-class StreamView(ApiView):
-    """Search results as a stream of events (GET parameters or a JSON body as search); 404 while
-    ``STREAMING["ENABLED"]`` is false."""
+class ConversationView(SearchApiView):
+    """A search conversation: `POST {"query", "conversation_id", "models", "limit"}` for one turn (follow-ups
+    such as "more" or "only albums" refine the last search); `DELETE ?conversation_id=` forgets it.
+    404 while `CONVERSATIONAL["ENABLED"]` is false."""
 
-    http_method_names = ["get", "post", "options"]
+    parser_classes = [JsonBody]
+    parameters = {"DELETE": (ConversationToForget,)}
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        if not self.config().streaming.enabled:
-            return error(404, "Streaming search is off (GRAPH_SEARCH['STREAMING']['ENABLED']).")
-        filters = {key: values[0] if len(values) == 1 else values
-                   for key, values in request.GET.lists() if key not in SEARCH_PARAMETERS}
-        return self.stream(request, request.GET.get("q"), request.GET, filters)
+    @openapi.described(operation_id="conversation_turn", summary="One turn of a search conversation.",
+                   request=ConversationTurn,
+                   responses={200: OpenApiResponse(openapi.ConversationResultsSerializer,
+                                                 "Hits for the interpreted query."),
+                              **openapi.OFF, **openapi.SEARCH_ERRORS},
+                   parameters=openapi.ACCESS_HEADERS)
+    def post(self, request: Request) -> Response:
+        _conversational()
+        turn = ConversationTurn(data=request.data)
+        turn.is_valid(raise_exception=True)
+        values = turn.validated_data
+        reply = converse(values.get("query"), values.get("conversation_id"), values.get("models"),
+                         values.get("limit"), request=request, config=get_config())
+        return Response(reply.as_dict())
 
-    def post(self, request: HttpRequest) -> HttpResponse:
-        """JSON ``{"q", "models", "limit", "min_score", "offset", "mode", "filters": {...}}`` (``query`` = ``q``)."""
-        if not self.config().streaming.enabled:
-            return error(404, "Streaming search is off (GRAPH_SEARCH['STREAMING']['ENABLED']).")
-        payload = json_body(request)
-        filters = payload.get("filters") or {}
-        if not isinstance(filters, dict):
-            raise InvalidParameterError("filters", "'filters' must be an object such as {\"genre__name\": \"Rock\"}.")
-        return self.stream(request, payload.get("q", payload.get("query")), payload, filters)
+    @openapi.described(operation_id="conversation_clear", summary="Forget a conversation.",
+                   responses={200: OpenApiResponse(openapi.ConversationForgottenSerializer, "Forgotten."),
+                              **openapi.OFF, **openapi.SEARCH_ERRORS},
+                   parameters=openapi.ACCESS_HEADERS)
+    def delete(self, request: Request) -> Response:
+        _conversational()
+        parameters = ConversationToForget(data=request.query_params)
+        parameters.is_valid(raise_exception=True)
+        conversation_id = parameters.validated_data["conversation_id"]
+        forget(conversation_id, request=request)
+        return Response({"conversation_id": conversation_id, "cleared": True})
 
-    def stream(self, request: HttpRequest, query: Any, params: Any, filters: dict[str, Any]) -> HttpResponse:
-        """Check every parameter now (errors are JSON 400), then stream the search's events."""
-        config = self.config()
-        search_query = SearchQuery.build(
-            query, models=models_param(params.get("models")), limit=integer_param(params, "limit"),
-            min_score=params.get("min_score"), offset=integer_param(params, "offset", minimum=0) or 0,
-            filters=filters or None, mode=params.get("mode"), config=config,
-        )
-        stream = SearchStream.prepare(Searcher(config), search_query, request)
+
+class StreamView(SearchApiView):
+    """Search, streamed as events while it runs (`STREAMING["FORMAT"]`: ndjson or sse): `GET` with search's
+    parameters, or `POST` them as JSON with the filters as an object. Parameter errors are JSON 400 before the
+    stream starts. 404 while `STREAMING["ENABLED"]` is false."""
+
+    parser_classes = [JsonBody]
+    parameters = {"GET": (SearchParameters,)}
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The stream has its own content type; errors are JSON whatever the client accepts.
+        return super().perform_content_negotiation(request, force=True)
+
+    @openapi.described(operation_id="stream", summary="Search, streamed as events (ndjson or sse).",
+                   responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
+    def get(self, request: Request) -> StreamingHttpResponse:
+        _streaming()
+        return self.stream(SearchParameters(data=request.query_params), request)
+
+    @openapi.described(operation_id="stream_post", summary="Search from a JSON body, streamed as events.",
+                   request=SearchBody, responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
+    def post(self, request: Request) -> StreamingHttpResponse:
+        _streaming()
+        return self.stream(SearchBody(data=request.data), request)
+
+    @staticmethod
+    def stream(parameters: SearchParameters, request: Request) -> StreamingHttpResponse:
+        parameters.is_valid(raise_exception=True)
+        stream = SearchStream.prepare(Searcher(get_config()), parameters.validated_data["query"], request)
         response = StreamingHttpResponse(stream, content_type=stream.format.content_type)
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come
         return response
 
 
-class SchemaView(ApiView):
-    """The OpenAPI 3 description of these endpoints, as mounted on this site."""
+def _streaming() -> None:
+    if not get_config().streaming.enabled:
+        raise exceptions.NotFound("Streaming search is off (GRAPH_SEARCH['STREAMING']['ENABLED']).")
 
-    http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest) -> JsonResponse:
-        from dgs_core.rest.schema import build_schema
+class SchemaView(SearchApi, SpectacularAPIView):
+    """The OpenAPI 3 document of these endpoints, generated by drf-spectacular (JSON; YAML on request)."""
 
-        return JsonResponse(build_schema(request, self.config()))
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer, OpenApiYamlRenderer2]
+    custom_settings = openapi.SCHEMA_SETTINGS
+    generator_class = openapi.SearchApiGenerator
+
+    @openapi.described(operation_id="schema", summary="This OpenAPI document.",
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="OpenAPI 3.0 document."),
+                              **openapi.ACCESS_ERRORS},
+                   parameters=openapi.ACCESS_HEADERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class DocsView(SpectacularSwaggerView):
+    """Swagger UI on the schema, from the drf-spectacular-sidecar package (no CDN)."""
+
+    title = openapi.SCHEMA_SETTINGS["TITLE"]
+    schema = openapi.SearchApiSchema()  # which leaves it out of the schema (exclude=True)
+
+    @openapi.described(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.url = reverse(f"{request.resolver_match.namespace}:schema")
+        with patched_settings({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}):
+            return super().get(request, *args, **kwargs)

@@ -21,10 +21,11 @@ def test_the_stream_reports_the_steps_that_run(client, catalogue, runner, expans
     with override_settings(GRAPH_SEARCH=graph_search(QUERY_EXPANSION=expansion, RERANKING=reranking)):
         received = events_of(client.get(STREAM, {"q": "show me tracks by Iron Maiden", "limit": 4}))
         search = client.get("/api/search/", {"q": "show me tracks by Iron Maiden", "limit": 4}).json()
-    expected = ["query_received", "expanded", "vector_search_completed", "reranked", "completed", "results", "end"]
-    skipped = {"expanded": not expansion, "reranked": not reranking}
-    assert [e["event"] for e in received] == [name for name in expected if not skipped.get(name)]
-    assert received[-2]["data"] == search
+    expected = ["query_received", "query_expanded", "vector_search_completed", "rerank_completed", "completed",
+                "results", "end"]
+    skipped = {"query_expanded": not expansion, "rerank_completed": not reranking}
+    assert [e["type"] for e in received] == [name for name in expected if not skipped.get(name)]
+    assert received[-2] == {"type": "results", **search}
 
 
 def test_a_client_leaving_during_a_slow_llm_call_leaves_no_thread(client, catalogue, runner, chat_server):
@@ -32,7 +33,7 @@ def test_a_client_leaving_during_a_slow_llm_call_leaves_no_thread(client, catalo
     with override_settings(GRAPH_SEARCH=graph_search(TIMEOUT_SECONDS=50, LLM=openai_llm(chat_server, TIMEOUT=55))):
         response = client.get(STREAM, {"q": "Iron Maiden"})
         chunks = iter(response.streaming_content)
-        assert json.loads(next(chunks))["event"] == "query_received"
+        assert json.loads(next(chunks))["type"] == "query_received"
         assert wait_until(lambda: chat_server.requests)  # the search now waits for the LLM's answer
         response.close()
     assert [t.name for t in threading.enumerate() if t.name.startswith("dgs-stream-")] == []
