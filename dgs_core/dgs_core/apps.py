@@ -8,7 +8,17 @@ class DgsCoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from dgs_core import checks  # noqa: F401  (registers the system checks)
+        from dgs_core import (
+            checks,  # noqa: F401  (registers the system checks)
+            conf,
+            plugins,
+        )
         from dgs_core.indexing import signals
+
+        # GRAPH_SEARCH holds the settings sections of the installed plugins, parsed by conf's parser.
+        conf.connect_plugins(conf.InstalledPlugins(
+            sections=lambda: plugins.get_registry().registrations()["settings_section"],
+            install_hint=plugins.install_hint,
+        ))
 
         signals.connect()  # AUTO_INDEX: keep the index current as models change

@@ -283,7 +283,8 @@ class Transport(ABC):
 
     Changes are rows of the outbox (:mod:`dgs_core.indexing.outbox`), keyed by document id. Wherever the work
     finally runs, it calls :func:`dgs_core.indexing.outbox.drain`. Constructed with the lower-cased
-    ``ASYNC_INDEXING`` keys as options (``thread_pool_size``, ``celery_queue``, ``max_retries``, ...).
+    ``ASYNC_INDEXING`` keys as options: core's (``thread_pool_size``, ``max_retries``, ...) and the keys core does
+    not know, which must be parameters of the transport's constructor (``manage.py check`` says so).
     """
 
     def __init__(self, **options: Any) -> None:

@@ -26,18 +26,10 @@ def dgs_register_vector_stores(register) -> None:
 
 @hookimpl
 def dgs_register_transports(register) -> None:
-    from dgs_core.indexing.transports import DjangoQTransport, SyncTransport, ThreadTransport
+    from dgs_core.indexing.transports import SyncTransport, ThreadTransport
 
     register("sync", SyncTransport)
     register("thread", ThreadTransport)
-    register("django_q", DjangoQTransport)
-
-
-@hookimpl
-def dgs_register_rerankers(register) -> None:
-    from dgs_core.searching.llm import LLMReranker
-
-    register("llm", LLMReranker)
 
 
 @hookimpl

@@ -5,7 +5,10 @@ embedding profile · E005 unknown field path · E006 plugin not installed · E00
 class · E008 plugin name conflict · E009 backend options rejected · E010 callable path not importable ·
 E011 REST API access entry unusable · E012 REST API app missing from INSTALLED_APPS ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
-another embedder · W005 default search mode needs keyword search the store lacks.
+another embedder · W005 default search mode needs keyword search the store lacks · W006 the section of a
+plugin that is not installed (E006 when it is enabled).
+
+Plugins add their own through the ``dgs_system_checks`` hook, with the same ids.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from django.utils.module_loading import import_string
 
 from dgs_core.conf import Problem, get_config_and_problems
 from dgs_core.indexing import text
+from dgs_core.plugins import get_registry
 from dgs_core.rest import access as api_access
 from dgs_core.rest.requirements import installation_problems
-from dgs_core.searching import llm
 
 
 def _message(problem: Problem) -> checks.CheckMessage:
@@ -87,8 +90,7 @@ def _backend_problems(config) -> list[Problem]:
         try:
             cls = resolve_class(family, cfg.backend, base)
         except PluginError as exc:
-            code = "dgs.E006" if "pip install" in str(exc) else "dgs.E007"
-            problems.append(Problem(code, f"{where}: {exc}"))
+            problems.append(unavailable_backend(exc, where))
             continue
         if family == "embedder":
             rejected = cls.check_options(cfg.model_name, cfg.options)
@@ -96,9 +98,16 @@ def _backend_problems(config) -> list[Problem]:
     return problems
 
 
+def unavailable_backend(error: Exception, where: str) -> Problem:
+    """The problem of a ``BACKEND`` that :func:`dgs_core.engine.resolve_class` refused with ``error``: its plugin
+    is not installed (``dgs.E006``, with the command that installs it) or the name is unknown (``dgs.E007``)."""
+    code = "dgs.E006" if "pip install" in str(error) else "dgs.E007"
+    return Problem(code, f"{where}: {error}")
+
+
 def _feature_backends(config) -> list[tuple]:
     """(family, backend, base class, setting) of each optional feature that is switched on."""
-    from dgs_core.base import ConversationMemory, Reranker, StreamFormat
+    from dgs_core.base import ConversationMemory, StreamFormat
     from dgs_core.conf import BackendConfig
 
     found = []
@@ -108,9 +117,37 @@ def _feature_backends(config) -> list[tuple]:
     if config.streaming.enabled:
         found.append(("stream_format", BackendConfig(config.streaming.format), StreamFormat,
                       "GRAPH_SEARCH['STREAMING']['FORMAT']"))
-    if config.langgraph.enabled and config.langgraph.reranking:
-        found.append(("reranker", config.langgraph.reranker, Reranker, "GRAPH_SEARCH['LANGGRAPH']['RERANKER']"))
     return found
+
+
+def _transport_option_problems(config) -> list[Problem]:
+    """``ASYNC_INDEXING`` keys that are not core's must be options of the selected transport: parameters of its
+    constructor, of the type of their default."""
+    import inspect
+
+    from dgs_core.base import Transport
+    from dgs_core.conf import type_problem
+    from dgs_core.engine import resolve_class
+    from dgs_core.exceptions import PluginError
+
+    settings = config.async_indexing
+    if not settings.options:
+        return []
+    try:
+        transport = resolve_class("transport", settings.backend, Transport)
+    except PluginError:  # its own check reports a transport that is not installed
+        return []
+    parameters = {name: p for name, p in inspect.signature(transport.__init__).parameters.items()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"}
+    problems = []
+    for name, value in settings.options.items():
+        where = f"GRAPH_SEARCH['ASYNC_INDEXING'][{name.upper()!r}]"
+        if name not in parameters:
+            problems.append(Problem("dgs.W001", f"{where} is not a dgs setting nor an option of the "
+                                    f"{settings.backend!r} transport, and is ignored.", "Check the spelling."))
+        elif (problem := type_problem(where, value, parameters[name].default)) is not None:
+            problems.append(problem)
+    return problems
 
 
 def _store_problems(config) -> list[Problem]:
@@ -145,9 +182,11 @@ def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     problems = list(problems)
     problems += _model_problems(config)
     problems += _backend_problems(config)
+    problems += _transport_option_problems(config)
     problems += api_access.configuration_problems(config)
     problems += installation_problems()
-    problems += llm.configuration_problems(config)
+    for found in get_registry().hook.dgs_system_checks(config=config):
+        problems += found
     problems += text.template_problems(config)
     if not any(p.is_error for p in problems):
         problems += _store_problems(config)

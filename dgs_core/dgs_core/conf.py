@@ -7,8 +7,10 @@ The parsed value is cached and dropped when ``GRAPH_SEARCH`` changes (``override
 """
 
 import dataclasses
+import inspect
 import threading
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -16,29 +18,29 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import Signal, receiver
 
-from dgs_core.exceptions import ConfigurationError
+from dgs_core.exceptions import ConfigurationError, PluginError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
 #: Search modes: nearest vectors, the store's lexical engine, or both fused by reciprocal rank.
 SEARCH_MODES = ("vector", "keyword", "hybrid")
 EXPLAIN_MATCHES = ("semantic", "lexical", "off")
 
-#: Dotted class paths of the older ``django_graph_search`` package -> dgs plugin names.
+#: Backend classes of the older ``django_graph_search`` package: (subpackage, module, class) -> dgs plugin name.
+_LEGACY_CLASSES = {
+    ("backends", "chromadb", "ChromaDBBackend"): "chroma",
+    ("backends", "faiss", "FaissBackend"): "faiss",
+    ("backends", "qdrant", "QdrantBackend"): "qdrant",
+    ("backends", "pgvector", "PgvectorBackend"): "pgvector",
+    ("embeddings", "sentence_transformers", "SentenceTransformerBackend"): "sentence-transformers",
+    ("embeddings", "openai_backend", "OpenAIEmbeddingBackend"): "openai",
+    ("embeddings", "cohere_backend", "CohereEmbeddingBackend"): "cohere",
+}
+#: Their dotted paths -> dgs plugin names: as the package exported them (``...backends.FaissBackend``) and as it
+#: defined them (``...backends.faiss.FaissBackend``).
 LEGACY_BACKENDS = {
-    "django_graph_search.backends.ChromaDBBackend": "chroma",
-    "django_graph_search.backends.chromadb.ChromaDBBackend": "chroma",
-    "django_graph_search.backends.FaissBackend": "faiss",
-    "django_graph_search.backends.faiss.FaissBackend": "faiss",
-    "django_graph_search.backends.QdrantBackend": "qdrant",
-    "django_graph_search.backends.qdrant.QdrantBackend": "qdrant",
-    "django_graph_search.backends.PgvectorBackend": "pgvector",
-    "django_graph_search.backends.pgvector.PgvectorBackend": "pgvector",
-    "django_graph_search.embeddings.SentenceTransformerBackend": "sentence-transformers",
-    "django_graph_search.embeddings.sentence_transformers.SentenceTransformerBackend": "sentence-transformers",
-    "django_graph_search.embeddings.OpenAIEmbeddingBackend": "openai",
-    "django_graph_search.embeddings.openai_backend.OpenAIEmbeddingBackend": "openai",
-    "django_graph_search.embeddings.CohereEmbeddingBackend": "cohere",
-    "django_graph_search.embeddings.cohere_backend.CohereEmbeddingBackend": "cohere",
+    path: name
+    for (package, module, cls), name in _LEGACY_CLASSES.items()
+    for path in (f"django_graph_search.{package}.{cls}", f"django_graph_search.{package}.{module}.{cls}")
 }
 
 
@@ -100,11 +102,17 @@ class CacheConfig:
     ttl: int = 86400
 
 
+#: Field metadata of a section's ``options``: the keys the section does not know itself, lower-cased, handed to
+#: the backend it selects (whose constructor declares them; ``manage.py check`` reports those it does not take).
+OTHER_KEYS = {"other_keys": True}
+#: Field metadata of a configuration value that is no settings key.
+NOT_A_SETTING = {"setting": False}
+
+
 @dataclass(frozen=True)
 class AsyncIndexingConfig:
     enabled: bool = False
     backend: str = "thread"
-    celery_queue: str = "search_indexing"
     thread_pool_size: int = 4
     # The outbox (dgs_core.indexing.outbox): automatic retries of a failed change, waiting RETRY_BACKOFF seconds,
     # doubling per attempt up to RETRY_BACKOFF_MAX; a worker holds the changes it took for LEASE_SECONDS.
@@ -112,6 +120,8 @@ class AsyncIndexingConfig:
     retry_backoff: int = 5
     retry_backoff_max: int = 3600
     lease_seconds: int = 300
+    # Keys of the selected transport itself (a task queue's name), passed to its constructor.
+    options: dict[str, Any] = field(default_factory=dict, metadata=OTHER_KEYS)
 
 
 @dataclass(frozen=True)
@@ -147,29 +157,6 @@ class ConversationalConfig:
     memory_options: dict = field(default_factory=dict)
     max_history_items: int = 10
     allow_clarifications: bool = True
-
-
-@dataclass(frozen=True)
-class LLMConfig:
-    backend: Optional[str] = None
-    model: Optional[str] = None
-    options: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LangGraphConfig:
-    enabled: bool = False
-    query_expansion: bool = True
-    reranking: bool = True
-    max_expanded_queries: int = 3
-    rerank_top_k: int = 20
-    timeout_seconds: int = 15
-    max_query_length: int = 1024
-    fallback_on_error: bool = True
-    use_for_similar: bool = False
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    # Second-stage scoring: a reranker name ("llm": the LLM backend's rerank; "cross-encoder", "bi-encoder").
-    reranker: BackendConfig = field(default_factory=lambda: BackendConfig("llm"))
 
 
 @dataclass(frozen=True)
@@ -212,7 +199,6 @@ class GraphSearchConfig:
     smart_indexing: SmartIndexingConfig = field(default_factory=SmartIndexingConfig)
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     conversational: ConversationalConfig = field(default_factory=ConversationalConfig)
-    langgraph: LangGraphConfig = field(default_factory=LangGraphConfig)
     hybrid: HybridConfig = field(default_factory=HybridConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     # How a hit's `matched` is found: "semantic" (query words, else the closest value by meaning),
@@ -221,6 +207,17 @@ class GraphSearchConfig:
     api_url_prefix: str = "api/search/"
     relation_depth_default: int = 2
     max_related_items: int = 100
+    #: The sections plugins own (:func:`dgs_core.hookspecs.dgs_register_settings_sections`): key -> parsed value.
+    sections: dict[str, Any] = field(default_factory=dict, metadata=NOT_A_SETTING)
+
+    def section(self, key: str) -> Any:
+        """The parsed ``GRAPH_SEARCH[key]`` of a plugin's section (its defaults when the settings leave it out),
+        or ``None`` when this configuration was parsed without the plugin that registers it."""
+        return self.sections.get(key)
+
+    def with_section(self, key: str, value: Any) -> "GraphSearchConfig":
+        """A copy of this configuration with the plugin section ``key`` replaced by ``value``."""
+        return dataclasses.replace(self, sections={**self.sections, key: value})
 
     def model_config(self, label: str) -> Optional[ModelConfig]:
         """The entry for ``label`` (any case, ``app_label.Model``), or ``None``."""
@@ -240,7 +237,6 @@ _SECTIONS = {
     "SMART_INDEXING": SmartIndexingConfig,
     "STREAMING": StreamingConfig,
     "CONVERSATIONAL": ConversationalConfig,
-    "LANGGRAPH": LangGraphConfig,
     "HYBRID": HybridConfig,
     "CHUNKING": ChunkingConfig,
 }
@@ -250,6 +246,8 @@ _RETIRED = {
     "MAX_TEXT_LENGTH", "SEARCH_GRAPH", "INDEXER", "FOLLOWUP_GRAPH", "MIN_QUERY_LENGTH_FOR_AUTOSEARCH",
     "CELERY_TASK_PATH", "CELERY_DELETE_TASK_PATH",
 }
+#: Top-level keys that are settings of their own (lower-cased), besides the sections.
+_TOP_LEVEL_FIELDS = {f.name for f in dataclasses.fields(GraphSearchConfig) if f.metadata.get("setting", True)}
 _MODEL_KEYS = {
     "model", "fields", "follow_relations", "relation_depth", "weight_fields", "skip_update_fields",
     "filter_fields", "search_queryset", "max_related_items",
@@ -274,6 +272,19 @@ def _type_name(default: Any) -> str:
     )
 
 
+def type_problem(where: str, value: Any, default: Any) -> Optional[Problem]:
+    """``dgs.E002`` when ``value`` of the setting ``where`` is not of the type of its ``default`` (``None``:
+    anything goes), or is a negative number; ``None`` when it is fine."""
+    if default is None or default is inspect.Parameter.empty:
+        return None
+    if not _type_ok(value, default):
+        return Problem("dgs.E002", f"{where} must be {_type_name(default)}, not {type(value).__name__}.",
+                       f"Set {where} to {_type_name(default)} (default: {default!r}).")
+    if isinstance(default, int) and not isinstance(default, bool) and value < 0:
+        return Problem("dgs.E002", f"{where} must not be negative (got {value}).")
+    return None
+
+
 class _Parser:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
@@ -286,48 +297,83 @@ class _Parser:
         self.problems.append(Problem(f"dgs.W{code}", msg, hint))
 
     def scalars(self, cls: type, raw: dict, where: str, skip: set[str] = frozenset()) -> dict[str, Any]:
-        """Typed keyword arguments for ``cls`` from the UPPER_CASE keys of ``raw``."""
+        """Typed keyword arguments for ``cls`` from the UPPER_CASE keys of ``raw``; the keys it does not know go
+        to its :data:`OTHER_KEYS` field, or are warned about."""
         defaults = cls()
         kwargs: dict[str, Any] = {}
-        known = {f.name.upper() for f in dataclasses.fields(cls)}
+        fields = [f for f in dataclasses.fields(cls) if f.metadata.get("setting", True)]
+        known = {f.name.upper() for f in fields}
+        other_keys = next((f.name for f in fields if f.metadata.get("other_keys")), None)
         for key, value in raw.items():
             if key in skip:
                 continue
-            if key not in known:
-                if key not in _RETIRED and key not in _SECTIONS and key not in _CUSTOM:
+            if key not in known or key.lower() == other_keys:
+                if other_keys:
+                    kwargs.setdefault(other_keys, {})[str(key).lower()] = value
+                else:
                     self.warn("001", f"{where}[{key!r}] is not a dgs setting and is ignored.",
-                           f"Check the spelling; known keys: {', '.join(sorted(known))}.")
+                              f"Check the spelling; known keys: {', '.join(sorted(known))}.")
                 continue
             name = key.lower()
             default = getattr(defaults, name)
             if dataclasses.is_dataclass(default):
                 continue
-            if not _type_ok(value, default):
-                self.error("002", f"{where}[{key!r}] must be {_type_name(default)}, not {type(value).__name__}.",
-                           f"Set {where}[{key!r}] to {_type_name(default)} (default: {default!r}).")
-                continue
-            if isinstance(default, int) and not isinstance(default, bool) and value < 0:
-                self.error("002", f"{where}[{key!r}] must not be negative (got {value}).")
+            problem = type_problem(f"{where}[{key!r}]", value, default)
+            if problem:
+                self.problems.append(problem)
                 continue
             kwargs[name] = tuple(value) if isinstance(default, tuple) else value
         return kwargs
 
-    def section(self, cls: type, key: str) -> Any:
-        raw = self.raw.get(key, {})
+    def section(self, cls: type, raw: Any, where: str) -> Any:
+        """``raw`` parsed into the frozen dataclass ``cls``: typed scalars; a field whose default is a
+        :class:`BackendConfig` takes a ``{"BACKEND": ..., "OPTIONS": ...}`` dict, one whose default is another
+        dataclass a nested section."""
         if not isinstance(raw, dict):
-            self.error("002", f"GRAPH_SEARCH[{key!r}] must be a dict, not {type(raw).__name__}.")
+            self.error("002", f"{where} must be a dict, not {type(raw).__name__}.")
             return cls()
-        skip = {"LLM", "RERANKER"} if cls is LangGraphConfig else {"LLM"}
-        kwargs = self.scalars(cls, raw, f"GRAPH_SEARCH[{key!r}]", skip=skip)
-        if cls is LangGraphConfig and "RERANKER" in raw:
-            reranker = self.backend(raw["RERANKER"], f"GRAPH_SEARCH[{key!r}]['RERANKER']")
-            if reranker:
-                kwargs["reranker"] = reranker
-        if cls is LangGraphConfig and isinstance(raw.get("LLM"), dict):
-            kwargs["llm"] = LLMConfig(**self.scalars(LLMConfig, raw["LLM"], f"GRAPH_SEARCH[{key!r}]['LLM']"))
-        elif cls is LangGraphConfig and "LLM" in raw:
-            self.error("002", f"GRAPH_SEARCH[{key!r}]['LLM'] must be a dict.")
+        defaults = cls()
+        nested = {f.name.upper(): getattr(defaults, f.name) for f in dataclasses.fields(cls)
+                  if dataclasses.is_dataclass(getattr(defaults, f.name))}
+        kwargs = self.scalars(cls, raw, where, skip=set(nested))
+        for key, default in nested.items():
+            if key not in raw:
+                continue
+            if isinstance(default, BackendConfig):
+                value = self.backend(raw[key], f"{where}[{key!r}]")
+            else:
+                value = self.section(type(default), raw[key], f"{where}[{key!r}]")
+            if value is not None:
+                kwargs[key.lower()] = value
         return cls(**kwargs)
+
+    def plugin_sections(self) -> dict[str, type]:
+        """Settings sections of the installed plugins: key -> dataclass (none while the plugins conflict)."""
+        try:
+            registered = _plugins.sections()
+        except PluginError:  # reported by `manage.py check` as dgs.E008
+            return {}
+        sections = {}
+        for key, registration in registered.items():
+            if key in _SECTIONS or key in _CUSTOM or key.lower() in _TOP_LEVEL_FIELDS:
+                self.error("008", f"The plugin {registration.plugin!r} ({registration.distribution}) registers the "
+                           f"settings section GRAPH_SEARCH[{key!r}], which is a setting of dgs-core.",
+                           "Uninstall the plugin, or block it with DGS_DISABLED_PLUGINS.")
+            else:
+                sections[key] = registration.cls
+        return sections
+
+    def missing_plugin_section(self, key: str, value: Any) -> bool:
+        """Report ``GRAPH_SEARCH[key]`` as the section of a dgs plugin that is not installed; ``False`` when no
+        dgs distribution is named after ``key``. An error when the section switches itself on."""
+        hint = _plugins.install_hint(key)
+        if hint is None:
+            return False
+        enabled = isinstance(value, dict) and value.get("ENABLED") is True
+        report = self.error if enabled else self.warn
+        report("006", f"GRAPH_SEARCH[{key!r}] is set{' and enabled' if enabled else ''}, but no installed plugin "
+               "reads it, so it is ignored.", f"It is the section of the dgs plugin of that name. Run: {hint}")
+        return True
 
     def backend(self, raw: Any, where: str, default_model: Optional[str] = None) -> Optional[BackendConfig]:
         if not isinstance(raw, dict):
@@ -443,9 +489,16 @@ class _Parser:
         if not isinstance(raw, dict):
             self.error("001", f"settings.GRAPH_SEARCH must be a dict, not {type(raw).__name__}.")
             return GraphSearchConfig()
-        kwargs = self.scalars(GraphSearchConfig, raw, "GRAPH_SEARCH", skip=_CUSTOM | set(_SECTIONS))
+        plugin_sections = self.plugin_sections()
+        unknown = {key: value for key, value in raw.items() if key.lower() not in _TOP_LEVEL_FIELDS
+                   and key not in _SECTIONS and key not in _CUSTOM and key not in plugin_sections}
+        skip = _CUSTOM | set(_SECTIONS) | set(plugin_sections) | _RETIRED
+        skip |= {key for key, value in unknown.items() if self.missing_plugin_section(key, value)}
+        kwargs = self.scalars(GraphSearchConfig, raw, "GRAPH_SEARCH", skip=skip)
         for key, cls in _SECTIONS.items():
-            kwargs[key.lower()] = self.section(cls, key)
+            kwargs[key.lower()] = self.section(cls, raw.get(key, {}), f"GRAPH_SEARCH[{key!r}]")
+        kwargs["sections"] = {key: self.section(cls, raw.get(key, {}), f"GRAPH_SEARCH[{key!r}]")
+                              for key, cls in plugin_sections.items()}
 
         models = raw.get("MODELS", [])
         if not isinstance(models, (list, tuple)):
@@ -464,7 +517,8 @@ class _Parser:
             if store and "collection" in store.options:
                 self.error("002", "GRAPH_SEARCH['VECTOR_STORE']['OPTIONS']['COLLECTION'] is reserved for the versioned "
                            "collections of zero-downtime rebuilds.",
-                           "Name the base collection with 'COLLECTION_NAME' (Chroma, Qdrant) or 'TABLE' (pgvector).")
+                           "Name the base collection with the store's own option for it ('COLLECTION_NAME' or 'TABLE', "
+                           "see its plugin's README).")
             elif store:
                 kwargs["vector_store"] = store
         if "EMBEDDINGS" in raw:
@@ -483,6 +537,31 @@ class _Parser:
                        "which is not a profile in GRAPH_SEARCH['EMBEDDINGS'].",
                        f"Use one of: {', '.join(sorted(config.embeddings))}.")
         return config
+
+
+@dataclass(frozen=True)
+class InstalledPlugins:
+    """What the parser needs to know of the installed plugins.
+
+    :param sections: ``{key: registration}`` of the registered settings sections (each with ``cls``, ``plugin``
+        and ``distribution``); raises :class:`~dgs_core.exceptions.PluginError` while plugins conflict.
+    :param install_hint: the command that installs the dgs plugin named after a key, or ``None``.
+    """
+
+    sections: Callable[[], Mapping[str, Any]] = dict
+    install_hint: Callable[[str], Optional[str]] = lambda key: None
+
+
+#: Until :func:`connect_plugins`, no plugin is known.
+_plugins = InstalledPlugins()
+
+
+def connect_plugins(plugins: InstalledPlugins) -> None:
+    """Let the parser see the installed plugins; :mod:`dgs_core.apps` connects the plugin registry when Django is
+    ready. (conf does not import the registry: the hook specifications name conf's types.)"""
+    global _plugins
+    _plugins = plugins
+    reset_config()
 
 
 def parse_config(raw: Any) -> tuple[GraphSearchConfig, list[Problem]]:

@@ -33,7 +33,7 @@ from django.conf import settings
 from dgs_core.base import ConversationMemory
 from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, InvalidParameterError
-from dgs_core.searching.llm import stem
+from dgs_core.lexical import stem
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 WORDS = re.compile(r"[^\W_]+|\d+", re.UNICODE)

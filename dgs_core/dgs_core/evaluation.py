@@ -34,8 +34,8 @@ from dgs_core.conf import SEARCH_MODES
 KINDS = ("meaning", "name", "related")
 #: The row of all kinds together in a summary.
 ALL = "all"
-#: Search modes :func:`plan_modes` knows: the three of ``dgs_core.search(mode=...)``, and the configured
-#: LANGGRAPH reranker over the default mode's candidates.
+#: Search modes :func:`plan_modes` knows: the three of ``dgs_core.search(mode=...)``, and ``reranked``: the
+#: default mode's candidates reranked by the plugin that answers ``dgs_reranked_search``.
 MODES = (*SEARCH_MODES, "reranked")
 #: nDCG is reported at this cutoff whatever ``k`` is.
 NDCG_CUTOFF = 10
@@ -357,33 +357,24 @@ def _searcher_modes(searcher_cls: type) -> bool:
     return "mode" in inspect.signature(searcher_cls.search).parameters
 
 
-def reranked_config(config: Any) -> Any:
-    """``config`` with its LANGGRAPH pipeline on: reranking by the configured RERANKER, no query expansion, and
-    errors raised instead of silently answered by plain vector search (so a broken reranker is not measured)."""
-    langgraph = config.langgraph
-    return dataclasses.replace(config, langgraph=dataclasses.replace(
-        langgraph, enabled=True, reranking=True, query_expansion=False, fallback_on_error=False))
-
-
-def _reranker_problem(config: Any) -> Optional[str]:
-    """Why the reranked mode cannot run with ``config`` (from :func:`reranked_config`), or ``None``."""
-    from dgs_core import engine
-    from dgs_core.base import Reranker
+def _reranked_plan(config: Any, candidates: int) -> tuple[Optional[Any], Optional[str], Optional[str]]:
+    """(configuration, note, why it cannot run) of the ``reranked`` mode; no configuration when it cannot run."""
     from dgs_core.plugins import get_registry
     from dgs_core.searching.pipeline import VectorSearchPipeline
 
+    registry = get_registry()
+    reranked = registry.hook.dgs_reranked_search(config=config, candidates=candidates)
+    if reranked is None:
+        return None, None, "no installed plugin reranks searches (none answers dgs_reranked_search)"
+    if reranked.unavailable:
+        return None, reranked.note, reranked.unavailable
     try:
-        pipeline = get_registry().hook.dgs_search_pipeline(config=config)
+        pipeline = registry.hook.dgs_search_pipeline(config=reranked.config)
     except Exception as exc:
-        return f"the LANGGRAPH pipeline failed to start: {type(exc).__name__}: {exc}"
+        return None, reranked.note, f"the reranking pipeline failed to start: {type(exc).__name__}: {exc}"
     if pipeline is None or type(pipeline) is VectorSearchPipeline:
-        return "no installed plugin runs the LANGGRAPH pipeline that reranks (pip install dgs-langgraph)"
-    backend = config.langgraph.reranker.backend
-    try:
-        engine.resolve_class("reranker", backend, Reranker)
-    except Exception as exc:
-        return f"the reranker {backend!r} of LANGGRAPH['RERANKER'] is not available: {exc}"
-    return None
+        return None, reranked.note, "no installed plugin runs a pipeline for the reranking configuration"
+    return reranked.config, reranked.note, None
 
 
 def plan_modes(modes: Optional[Sequence[str]], k: int, models: Any = None, config: Any = None,
@@ -391,8 +382,8 @@ def plan_modes(modes: Optional[Sequence[str]], k: int, models: Any = None, confi
     """A search function per mode (``None``: vector, keyword, hybrid and reranked), or the reason it is skipped.
 
     Every mode searches ``max(k, NDCG_CUTOFF)`` results (or ``limit``). A mode of the store's keyword leg
-    needs the store's ``"keyword"`` capability; ``reranked`` needs a plugin that runs the LANGGRAPH pipeline
-    and its RERANKER, and searches in the configured default mode.
+    needs the store's ``"keyword"`` capability; ``reranked`` needs a plugin that answers
+    ``dgs_reranked_search`` and whose reranker can run, and searches in the configured default mode.
     """
     from dgs_core import engine
     from dgs_core.conf import get_config
@@ -413,16 +404,12 @@ def plan_modes(modes: Optional[Sequence[str]], k: int, models: Any = None, confi
             plan.skipped = (f"the vector store {config.vector_store.backend!r} has no keyword search "
                             f"(no 'keyword' capability)")
         elif mode == "reranked":
-            rerank_config = reranked_config(config)
-            rerank_config = dataclasses.replace(rerank_config, langgraph=dataclasses.replace(
-                rerank_config.langgraph, rerank_top_k=max(rerank_config.langgraph.rerank_top_k, limit)))
             base = default_mode if has_modes else "vector"
             if base in ("keyword", "hybrid") and not keyword:
                 base = "vector"
-            plan.note = (f"LANGGRAPH reranker {rerank_config.langgraph.reranker.backend!r} over the best "
-                         f"{rerank_config.langgraph.rerank_top_k} {base} candidates, no query expansion")
-            plan.skipped = _reranker_problem(rerank_config)
-            if not plan.skipped:
+            rerank_config, note, plan.skipped = _reranked_plan(config, limit)
+            plan.note = note and f"{note} ({base} search)"
+            if rerank_config is not None:
                 plan.search = _search_function(Searcher(rerank_config), models, limit, base if has_modes else None)
         else:
             plan.search = _search_function(Searcher(config), models, limit, mode if has_modes else None)

@@ -31,9 +31,9 @@ import pluggy
 if TYPE_CHECKING:
     from django.db import models
 
-    from dgs_core.conf import GraphSearchConfig, ModelConfig
+    from dgs_core.conf import GraphSearchConfig, ModelConfig, Problem
     from dgs_core.documents import Section
-    from dgs_core.searching.pipeline import SearchPipeline
+    from dgs_core.searching.pipeline import RerankedSearch, SearchPipeline
 
 hookspec = pluggy.HookspecMarker("dgs")
 
@@ -104,6 +104,42 @@ def dgs_register_stream_formats(register: Register) -> None:
     """
 
 
+@hookspec
+def dgs_register_settings_sections(register: Register) -> None:
+    """Register the top-level ``GRAPH_SEARCH`` sections this plugin reads; core parses and checks them.
+
+    Core parses a registered section like its own: every UPPER_CASE key is the field of the same name in
+    lower case, typed by its default (``True``/``False``, an integer, a string, a list, a dict; ``None``
+    accepts anything); a wrong type is ``dgs.E002``, an unknown key ``dgs.W001``. A field whose default is a
+    :class:`dgs_core.conf.BackendConfig` reads a ``{"BACKEND": ..., "OPTIONS": {...}}`` dict, one whose
+    default is another dataclass a nested section. The parsed value is ``config.section("MY_SECTION")``
+    (the defaults when the settings leave the section out). When a project's settings hold a section whose
+    plugin is not installed, ``manage.py check`` says which distribution to install.
+
+    :param register: call ``register("MY_SECTION", MySettings)``; ``MySettings`` is a frozen dataclass whose
+        fields all have defaults. A key of core's own settings cannot be registered.
+    """
+
+
+# -------------------------------------------------------------------------------------------------
+# Checks: settings mistakes reported by `manage.py check`
+# -------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def dgs_system_checks(config: GraphSearchConfig) -> list[Problem]:
+    """Return the mistakes in ``config`` this plugin can find, reported by ``manage.py check``.
+
+    The results of all implementations are combined. Use the ids of core's checks (``dgs.E006`` plugin not
+    installed, ``dgs.E007`` unknown backend or class, ``dgs.E010`` dotted path not importable, ...; see
+    :mod:`dgs_core.checks`) and name the setting at fault and its fix. Check only what the settings switch
+    on; never load a model or connect to a server here.
+
+    :param config: the parsed configuration (the plugin's own section is ``config.section(KEY)``).
+    :returns: a list of :class:`dgs_core.conf.Problem`, empty when all is well.
+    """
+
+
 # -------------------------------------------------------------------------------------------------
 # Traversal: which related rows and values make up a document
 # -------------------------------------------------------------------------------------------------
@@ -171,10 +207,26 @@ def dgs_search_pipeline(config: GraphSearchConfig) -> Optional[SearchPipeline]:
     """Return the pipeline that answers queries. Stops at first non-None result.
 
     Core's default (``trylast``) is plain vector search: embed the query, probe the store, drop
-    hits under ``min_score``. A plugin such as ``dgs_langgraph`` returns its own pipeline when its
-    settings enable it and ``None`` otherwise.
+    hits under ``min_score``. A plugin returns its own pipeline when its settings section enables it and
+    ``None`` otherwise.
 
     :param config: the parsed configuration.
     :returns: an object with ``search(request) -> list[dgs_core.base.VectorHit]``
         (see :class:`dgs_core.searching.pipeline.SearchPipeline`), or ``None``.
+    """
+
+
+@hookspec(firstresult=True)
+def dgs_reranked_search(config: GraphSearchConfig, candidates: int) -> Optional[RerankedSearch]:
+    """Return ``config`` changed so that its pipeline reranks the search's candidates and does nothing else.
+    Stops at first non-None result.
+
+    ``manage.py search_eval``'s ``reranked`` mode measures it against the plain modes: the configuration must
+    rerank at least ``candidates`` candidates of the configured search mode, skip other steps (query
+    expansion), and fail instead of quietly answering without reranking.
+
+    :param config: the parsed configuration.
+    :param candidates: how many candidates the reranker must see at least.
+    :returns: a :class:`dgs_core.searching.pipeline.RerankedSearch` (the changed configuration, a note saying what
+        reranks, and why it cannot run here if so), or ``None`` when this plugin does not rerank.
     """

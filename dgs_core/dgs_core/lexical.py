@@ -1,9 +1,9 @@
 """SQLite FTS5 as the keyword (BM25) leg of hybrid search for stores without a lexical engine of their own.
 
 SQLite ships FTS5 (a full-text index ranked by BM25) in every Python build this project supports, so
-stores that keep SQLite files (FAISS's metadata, a sidecar next to Chroma's data) or none at all (the
-memory store) get real keyword search without another dependency. Stores whose engine has one use it
-instead: PostgreSQL full-text search (pgvector), sparse vectors (Qdrant).
+stores that keep SQLite files (FAISS's metadata, a sidecar next to another engine's data) or none at all
+(the memory store) get real keyword search without another dependency. Stores whose engine has one use it
+instead (PostgreSQL full-text search, sparse vectors).
 
 :class:`FTS5Table` owns two tables in a connection the caller manages (so writes share the caller's
 transaction): ``<name>`` (FTS5 over the text, English Porter stemming, diacritics folded) and
@@ -33,6 +33,17 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 def query_terms(query: str) -> list[str]:
     """The distinct words of ``query``, lower-cased, in order: user text never reaches a query parser."""
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_QUERY_TERMS]
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to match "songs" with "song" and "genres" with "genre"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 def match_expression(query: str) -> Optional[str]:

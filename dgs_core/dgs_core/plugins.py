@@ -7,13 +7,18 @@ Set ``DGS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only core (plus what tests registe
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Optional
 
 import pluggy
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dgs_core import hookspecs
 from dgs_core.exceptions import PluginError
@@ -22,35 +27,52 @@ ENTRY_POINT_GROUP = "dgs"
 #: Core's own hook implementations (also its ``dgs`` entry point ``core``).
 BUILTIN_PLUGIN = "dgs_core.builtin"
 
-#: Backend families with a registration hook: family -> (hook name, the settings key that selects it).
+#: Name families with a registration hook: family -> (hook name, the settings key that selects a name).
 FAMILIES = {
     "embedder": ("dgs_register_embedders", 'EMBEDDINGS[<profile>]["BACKEND"]'),
     "vector_store": ("dgs_register_vector_stores", 'VECTOR_STORE["BACKEND"]'),
-    "reranker": ("dgs_register_rerankers", 'LANGGRAPH["RERANKER"]["BACKEND"]'),
+    "reranker": ("dgs_register_rerankers", 'RERANKER["BACKEND"]'),
     "memory": ("dgs_register_memories", 'CONVERSATIONAL["MEMORY_BACKEND"]'),
     "transport": ("dgs_register_transports", 'ASYNC_INDEXING["BACKEND"]'),
     "stream_format": ("dgs_register_stream_formats", 'STREAMING["FORMAT"]'),
+    "settings_section": ("dgs_register_settings_sections", "GRAPH_SEARCH[<section>]"),
 }
-
-#: Names provided by this monorepo's distributions, so a missing one is reported with its pip command.
-KNOWN_PLUGIN_NAMES = {
-    ("vector_store", "faiss"): "faiss",
-    ("vector_store", "chroma"): "chroma",
-    ("vector_store", "qdrant"): "qdrant",
-    ("vector_store", "pgvector"): "pgvector",
-    ("embedder", "sentence-transformers"): "sentence-transformers",
-    ("embedder", "openai"): "openai",
-    ("embedder", "cohere"): "cohere",
-    ("reranker", "cross-encoder"): "sentence-transformers",
-    ("reranker", "bi-encoder"): "sentence-transformers",
-    ("transport", "celery"): "celery",
-}
+#: The distribution whose extras name the plugin distributions of this project.
+CORE_DISTRIBUTION = "dgs-core"
 
 
-def install_hint(family: str, name: str) -> Optional[str]:
-    """The pip command that provides ``name``, when it belongs to a known dgs distribution."""
-    extra = KNOWN_PLUGIN_NAMES.get((family, name))
-    return f'pip install "dgs-core[{extra}]"' if extra else None
+@functools.lru_cache(maxsize=1)
+def _core_extras() -> dict[str, str]:
+    """dgs-core's extras that install one dgs plugin: the plugin's name (``dgs-`` cut off, normalised) -> extra."""
+    try:
+        core = metadata.metadata(CORE_DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return {}
+    requirements = [Requirement(text) for text in core.get_all("Requires-Dist") or []]
+    found = {}
+    for extra in core.get_all("Provides-Extra") or []:
+        provided = [r.name for r in requirements if r.marker is not None and r.marker.evaluate({"extra": extra})]
+        plugins = [canonicalize_name(name) for name in provided if canonicalize_name(name).startswith("dgs-")]
+        if len(plugins) == 1 and plugins[0] != CORE_DISTRIBUTION:
+            found[plugins[0].removeprefix("dgs-")] = extra
+    return found
+
+
+def install_hint(name: str) -> Optional[str]:
+    """The command that installs the dgs plugin distribution named after ``name`` (a backend name or a settings
+    section; ``"faiss"`` -> dgs-faiss), from dgs-core's extras; ``None`` when none is.
+
+    In a checkout of the dgs repository the plugin's folder is named as well, since the distributions install
+    from there.
+    """
+    extra = _core_extras().get(canonicalize_name(name))
+    if extra is None:
+        return None
+    command = f'pip install "{CORE_DISTRIBUTION}[{extra}]"'
+    folder = Path(__file__).resolve().parents[2] / "plugins" / f"dgs_{canonicalize_name(name).replace('-', '_')}"
+    if (folder / "pyproject.toml").is_file():
+        command += f" (from this checkout: pip install -e {folder})"
+    return command
 
 
 @dataclass(frozen=True)
@@ -173,7 +195,7 @@ class PluginRegistry:
                 cls.registered_name = name
             return cls
         setting = FAMILIES[family][1]
-        hint = install_hint(family, name)
+        hint = install_hint(name)
         installed = ", ".join(sorted(registered)) or "none"
         if hint:
             raise PluginError(

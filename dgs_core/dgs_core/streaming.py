@@ -6,10 +6,10 @@ to the client. On the wire each event is one flat JSON object, ``type`` first, a
 documents its stream (:func:`wire_event`). A stream sends, in order::
 
     {"type": "query_received", "query", "models", "limit", "offset", "min_score", "mode"}
-    {"type": "query_expanded", "queries": [...]}                   (langgraph pipeline, QUERY_EXPANSION on)
+    {"type": "query_expanded", "queries": [...]}                   (a pipeline that expands queries)
     {"type": "vector_search_completed", "candidate_count": n, ...}  (vector and hybrid modes)
     {"type": "keyword_search_completed", "candidate_count": n}      (keyword and hybrid modes)
-    {"type": "rerank_completed", "reranker": name, "candidate_count": n} (langgraph pipeline, RERANKING on)
+    {"type": "rerank_completed", "reranker": name, "candidate_count": n} (a pipeline that reranks)
     {"type": "completed", "total": n, "took_ms": ...}
     {"type": "results", ...}   the body of GET /api/search/: "query", "mode", "results", "total"
     {"type": "end"}
@@ -112,7 +112,10 @@ class SearchStream:
     def prepare(cls, searcher: Any, query: SearchQuery, request: Any = None,
                 stream_format: Optional[StreamFormat] = None) -> SearchStream:
         """A stream of ``query`` (validated by the caller, so parameter errors are answered before anything is sent)."""
-        timeout = max(5.0, float(searcher.config.langgraph.timeout_seconds)) + 5.0
+        from dgs_core.plugins import get_registry
+
+        pipeline = get_registry().hook.dgs_search_pipeline(config=searcher.config)
+        timeout = max(5.0, float(getattr(pipeline, "time_budget", 0.0))) + 5.0
         return cls(searcher, query, request, stream_format or get_stream_format(), join_timeout=timeout,
                    include_internal=searcher.config.streaming.include_internal_events)
 

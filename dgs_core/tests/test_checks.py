@@ -69,3 +69,21 @@ def test_wrong_types_surface_in_manage_py_check():
 def test_legacy_path_of_a_missing_plugin_warns_and_errors_helpfully(core_only):
     messages = dgs_messages(VECTOR_STORE={"BACKEND": "django_graph_search.backends.QdrantBackend"})
     assert sorted(m.id for m in messages) == ["dgs.E006", "dgs.W002"]
+
+
+def test_checks_name_the_missing_pipeline_plugin(core_only):
+    messages = dgs_messages(LANGGRAPH={"ENABLED": True})
+    assert ("dgs.E006" in {m.id for m in messages}) and any(
+        "GRAPH_SEARCH['LANGGRAPH']" in m.msg and 'pip install "dgs-core[langgraph]"' in m.hint for m in messages)
+
+
+def test_a_disabled_section_of_a_missing_plugin_is_a_warning_naming_the_extra(core_only):
+    (msg,) = dgs_messages(LANGGRAPH={"ENABLED": False})
+    assert msg.id == "dgs.W006" and 'pip install "dgs-core[langgraph]"' in msg.hint
+
+
+def test_checks_report_unknown_memory_and_stream_format_names():
+    messages = dgs_messages(CONVERSATIONAL={"ENABLED": True, "MEMORY_BACKEND": "memcache"},
+                            STREAMING={"ENABLED": True, "FORMAT": "jsonl"})
+    assert len(messages) == 2 and all(m.id == "dgs.E007" for m in messages)
+    assert "inmemory" in messages[0].msg and "ndjson, sse" in messages[1].msg

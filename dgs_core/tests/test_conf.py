@@ -33,12 +33,6 @@ def test_defaults_cover_the_contract():
     conv = config.conversational
     assert (conv.enabled, conv.memory_backend, conv.max_history_items, conv.allow_clarifications) == (
         False, "inmemory", 10, True)
-    lg = config.langgraph
-    assert (lg.enabled, lg.query_expansion, lg.reranking, lg.max_expanded_queries, lg.rerank_top_k) == (
-        False, True, True, 3, 20)
-    assert (lg.timeout_seconds, lg.max_query_length) == (15, 1024)
-    assert (lg.fallback_on_error, lg.use_for_similar) == (True, False)
-    assert (lg.llm.backend, lg.llm.model, lg.llm.options) == (None, None, {})
 
 
 def test_contract_example_parses():
@@ -52,7 +46,6 @@ def test_contract_example_parses():
         "EMBEDDINGS": {"default": {"BACKEND": "sentence-transformers", "MODEL_NAME": "m",
                                    "OPTIONS": {"DEVICE": "cpu"}}},
         "CACHE": {"BACKEND": "db", "OPTIONS": {"alias": "default"}, "TTL": 86400},
-        "LANGGRAPH": {"ENABLED": False, "LLM": {"BACKEND": None, "MODEL": None, "OPTIONS": {}}},
     })
     assert problems == []
     product, review = config.models
@@ -66,7 +59,6 @@ def test_contract_example_parses():
     ([], ["dgs.E001"]),
     ({"DEFAULT_RESULTS_LIMIT": "20"}, ["dgs.E002"]),
     ({"AUTO_INDEX": 1}, ["dgs.E002"]),
-    ({"LANGGRAPH": {"TIMEOUT_SECONDS": True}}, ["dgs.E002"]),
     ({"MODELS": {"model": "shop.Product"}}, ["dgs.E003"]),
     ({"MODELS": [{"fields": ["name"]}]}, ["dgs.E003"]),
     ({"MODELS": [{"model": "shop.Product", "relation_depth": -1}]}, ["dgs.E002"]),

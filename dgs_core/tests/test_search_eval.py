@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from django.test import override_settings
 import dgs_core
 from dgs_core import evaluation
 from dgs_core.backends import MemoryVectorStore
+from dgs_core.conf import reset_config
 from dgs_core.evaluation import (
     Judgment,
     JudgmentError,
@@ -26,7 +28,7 @@ from dgs_core.evaluation import (
     score,
     summarize,
 )
-from dgs_core.searching.pipeline import VectorSearchPipeline
+from dgs_core.searching.pipeline import RerankedSearch, VectorSearchPipeline
 
 # -- Metrics ----------------------------------------------------------------------------------------
 
@@ -326,12 +328,18 @@ def core_only(monkeypatch):
     return registry
 
 
-def test_reranked_is_skipped_with_the_reason_when_no_plugin_runs_langgraph(catalogue, tmp_path, core_only):
+def test_reranked_is_skipped_with_the_reason_when_no_plugin_reranks(catalogue, tmp_path, core_only):
     out, _ = run(write_judgments(tmp_path, catalogue), "--mode", "vector,reranked")
     _, rows = table_rows(out)
     assert {mode for mode, _ in rows} == {"vector"}
-    assert ("reranked: skipped, no installed plugin runs the LANGGRAPH pipeline that reranks "
-            "(pip install dgs-langgraph).") in out
+    assert "reranked: skipped, no installed plugin reranks searches (none answers dgs_reranked_search)." in out
+
+
+@dataclass(frozen=True)
+class ReversingSettings:
+    """GRAPH_SEARCH["REVERSING"] of the stand-in plugin below."""
+
+    enabled: bool = False
 
 
 class ReversingPipeline:
@@ -340,26 +348,40 @@ class ReversingPipeline:
     configs: list = []
 
     def search(self, request):
-        ReversingPipeline.configs.append(request.config.langgraph)
+        ReversingPipeline.configs.append(request.config.section("REVERSING"))
         return list(reversed(VectorSearchPipeline().search(request)))
 
 
 class RerankingPlugin:
+    """Reranks (by reversing) when its own settings section is enabled, as a reranking plugin does."""
+
+    candidates: list = []
+
+    @dgs_core.hookimpl
+    def dgs_register_settings_sections(self, register):
+        register("REVERSING", ReversingSettings)
+
     @dgs_core.hookimpl
     def dgs_search_pipeline(self, config):
-        return ReversingPipeline() if config.langgraph.enabled else None
+        return ReversingPipeline() if config.section("REVERSING").enabled else None
+
+    @dgs_core.hookimpl
+    def dgs_reranked_search(self, config, candidates):
+        RerankingPlugin.candidates.append(candidates)
+        return RerankedSearch(config.with_section("REVERSING", ReversingSettings(enabled=True)),
+                              f"reversing reranker over the best {candidates} candidates")
 
 
-def test_reranked_runs_the_langgraph_config_with_reranking_and_no_expansion(catalogue, tmp_path, core_only):
+def test_reranked_runs_the_configuration_the_reranking_plugin_gives(catalogue, tmp_path, core_only):
     core_only.register_plugin(RerankingPlugin(), name="reranking-test")
+    reset_config()  # parsed again with the plugin's section
     ReversingPipeline.configs = []
     out, _ = run(write_judgments(tmp_path, catalogue), "--mode", "reranked")
     _, rows = table_rows(out)
     assert rows["reranked", "all"][0] == "4"
-    assert "reranked: LANGGRAPH reranker 'llm' over the best 20 " in out
-    settings = ReversingPipeline.configs[-1]
-    assert (settings.enabled, settings.reranking, settings.query_expansion, settings.fallback_on_error) == (
-        True, True, False, False)
+    assert RerankingPlugin.candidates[-1] == 10  # max(k, NDCG_CUTOFF)
+    assert "reranked: reversing reranker over the best 10 candidates (" in out
+    assert all(settings.enabled for settings in ReversingPipeline.configs)
     assert len(ReversingPipeline.configs) == 5  # one untimed warm-up, then the four judged queries
 
 

@@ -10,7 +10,7 @@ from dgs_core import engine
 from dgs_core.conf import parse_config, transport_name
 from dgs_core.engine import get_transport
 from dgs_core.indexing.outbox import drift
-from dgs_core.indexing.transports import DjangoQTransport, SyncTransport, ThreadTransport
+from dgs_core.indexing.transports import SyncTransport, ThreadTransport
 from dgs_core.models import IndexChange
 from tests.music.models import Artist
 from tests.music.support import CountingEmbedder, SwitchableStore, make_music, music_settings
@@ -46,13 +46,6 @@ def test_the_selected_transport_is_shared_and_built_with_its_options(settings):
     assert isinstance(transport, ThreadTransport) and transport.size == 2 and get_transport() is transport
     settings.GRAPH_SEARCH = music_settings()
     assert isinstance(get_transport(), SyncTransport)
-
-
-@pytest.mark.django_db
-def test_django_q_is_imported_only_when_selected(settings):
-    pytest.importorskip("django_q", reason="the django_q transport needs django-q2 (pip install django-q2)")
-    settings.GRAPH_SEARCH = music_settings(ASYNC_INDEXING={"ENABLED": True, "BACKEND": "django_q"})
-    assert isinstance(get_transport(), DjangoQTransport)
 
 
 @pytest.fixture

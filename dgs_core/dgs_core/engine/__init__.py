@@ -48,10 +48,11 @@ def get_transport() -> Transport:
 
     def build() -> Transport:
         cls = resolve_class("transport", name, Transport)
-        options = dataclasses.asdict(config.async_indexing)
-        for selector in ("enabled", "backend"):
-            options.pop(selector)
-        return cls(**options)
+        settings = config.async_indexing
+        # Core's ASYNC_INDEXING keys, then those of the transport itself (e.g. a task queue's name).
+        options = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
+                   if f.name not in ("enabled", "backend", "options")}
+        return cls(**options, **settings.options)
 
     return shared(("transport", name), build)
 

@@ -5,9 +5,7 @@ otherwise ``thread`` when ``AUTO_INDEX_NON_BLOCKING`` (a save never waits for em
 
 * ``sync`` (:class:`SyncTransport`): drains in the committing thread.
 * ``thread`` (:class:`ThreadTransport`): a bounded pool of daemon threads in this process.
-* ``django_q`` (:class:`DjangoQTransport`): a django-q2 cluster; ``django_q`` is imported only when
-  selected, so core does not depend on it.
-* ``celery``: the ``dgs-celery`` plugin.
+* task queues and their workers: plugins that register a transport.
 
 Every transport only decides where :func:`dgs_core.indexing.outbox.drain` runs; the outbox keeps the work, so a
 transport that loses a hand-over loses nothing.
@@ -16,7 +14,6 @@ transport that loses a hand-over loses nothing.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import logging
 import threading
 import time
@@ -25,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from dgs_core.base import Transport
-from dgs_core.exceptions import PluginError
 
 log = logging.getLogger("dgs_core.indexing.transports")
 
@@ -135,47 +131,3 @@ class ThreadTransport(Transport):
                     at = time.monotonic() + result.retry_in
                     self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
                     self._wakeup.notify()
-
-
-# -------------------------------------------------------------------------------------------------
-# django_q (django-q2)
-# -------------------------------------------------------------------------------------------------
-
-
-class DjangoQTransport(Transport):
-    """Queues :func:`drain_task` on a django-q2 cluster (``manage.py qcluster``).
-
-    Needs ``pip install django-q2`` and ``"django_q"`` in ``INSTALLED_APPS``; a failed change is
-    retried by a one-off django-q schedule after its backoff.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        try:
-            from django_q.tasks import async_task
-        except ImportError as exc:
-            raise PluginError(
-                "ASYNC_INDEXING['BACKEND'] is 'django_q', but django-q2 is not importable. Run: pip install django-q2 "
-                f"and add 'django_q' to INSTALLED_APPS ({exc})."
-            ) from exc
-        self._async_task = async_task
-
-    def submit(self, document_ids: Sequence[str]) -> None:
-        self._async_task("dgs_core.indexing.transports.drain_task", list(document_ids), task_name="dgs index changes")
-
-
-def drain_task(document_ids: Optional[list[str]] = None) -> dict[str, Any]:
-    """The django-q task: drain ``document_ids`` and schedule one retry for what is left."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-    from django_q.models import Schedule
-    from django_q.tasks import schedule
-
-    from dgs_core.indexing import outbox
-
-    result = outbox.drain(document_ids)
-    if result.retry_in is not None:
-        schedule("dgs_core.indexing.transports.drain_task", document_ids, schedule_type=Schedule.ONCE,
-                 next_run=timezone.now() + timedelta(seconds=result.retry_in))
-    return dataclasses.asdict(result)

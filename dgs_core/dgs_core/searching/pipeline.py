@@ -50,7 +50,19 @@ class SearchRequest:
         return self.query_vectors[text]
 
 
+@dataclass(frozen=True)
+class RerankedSearch:
+    """A plugin's answer to ``dgs_reranked_search``: the configuration whose pipeline reranks, and what it does."""
+
+    config: GraphSearchConfig
+    note: str  # what reranks what, e.g. "<plugin> reranker 'cross-encoder' over the best 20 candidates"
+    unavailable: Optional[str] = None  # why it cannot run here, e.g. its reranker's plugin is not installed
+
+
 class SearchPipeline(Protocol):
+    """What ``dgs_search_pipeline`` returns. A pipeline whose steps call slow services (a language model) also has
+    ``time_budget``: the seconds those calls of one search may take together, which a stream waits for."""
+
     def search(self, request: SearchRequest) -> list[VectorHit]:
         """Hits for the request, best first, at most ``request.k``, none under ``min_score``."""
 

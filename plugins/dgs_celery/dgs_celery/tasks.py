@@ -36,9 +36,9 @@ def drain_outbox(self, document_ids: Optional[list[str]] = None) -> dict[str, An
 def sweep_outbox_on_start(sender=None, **kwargs: Any) -> None:
     """Queue one drain of everything due: changes whose task died with a worker, or never reached the
     broker, are applied as soon as a worker is back (after their lease, ``LEASE_SECONDS``, ends)."""
+    from dgs_core import engine
     from dgs_core.conf import get_config, transport_name
 
-    config = get_config()
-    if transport_name(config) != "celery":
+    if transport_name(get_config()) != "celery":
         return
-    drain_outbox.apply_async(args=[None], queue=config.async_indexing.celery_queue)
+    drain_outbox.apply_async(args=[None], queue=engine.get_transport().queue)

@@ -1,4 +1,9 @@
-"""``ASYNC_INDEXING = {"ENABLED": True, "BACKEND": "celery", "CELERY_QUEUE": "search_indexing"}``."""
+"""``ASYNC_INDEXING = {"ENABLED": True, "BACKEND": "celery", "CELERY_QUEUE": "search_indexing"}``.
+
+``CELERY_QUEUE`` is this transport's own option: dgs-core keeps the ``ASYNC_INDEXING`` keys it does not know in
+``config.async_indexing.options`` (lower-cased) and hands them to the selected transport's constructor;
+``manage.py check`` reports a key the constructor does not take, or a value of another type than its default.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from dgs_core.base import Transport
+
+#: ``CELERY_QUEUE`` when ``ASYNC_INDEXING`` leaves it out.
+DEFAULT_QUEUE = "search_indexing"
 
 
 class CeleryTransport(Transport):
@@ -17,7 +25,7 @@ class CeleryTransport(Transport):
     it starts (and by any periodic ``drain_outbox`` you schedule with celery beat).
     """
 
-    def __init__(self, celery_queue: str = "search_indexing", **options: Any) -> None:
+    def __init__(self, celery_queue: str = DEFAULT_QUEUE, **options: Any) -> None:
         super().__init__(**options)
         self.queue = celery_queue
 

@@ -14,6 +14,7 @@ from dgs_core.base import VectorHit
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.searching.pipeline import SearchRequest, VectorSearchPipeline
 from dgs_langgraph.nodes import END, Nodes, PipelineState
+from dgs_langgraph.settings import langgraph_settings
 
 log = logging.getLogger("dgs_langgraph")
 
@@ -70,9 +71,14 @@ class LangGraphPipeline:
     """``dgs_search_pipeline``'s answer while ``LANGGRAPH["ENABLED"]`` is true."""
 
     def __init__(self, config: GraphSearchConfig, use_graph: Optional[bool] = None) -> None:
-        self.settings = config.langgraph
+        self.settings = langgraph_settings(config)
         self.nodes = Nodes(config)
         self.runner = make_runner(self.nodes, use_graph)
+
+    @property
+    def time_budget(self) -> float:
+        """Seconds the LLM and reranker calls of one search may take together (``TIMEOUT_SECONDS``)."""
+        return float(self.settings.timeout_seconds)
 
     @property
     def uses_langgraph(self) -> bool:

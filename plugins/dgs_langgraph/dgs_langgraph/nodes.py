@@ -33,8 +33,9 @@ from dgs_core.conf import GraphSearchConfig
 from dgs_core.exceptions import BackendUnavailable
 from dgs_core.searching.events import StreamCancelled, cancel_event, emit
 from dgs_core.searching.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
-from dgs_core.searching.llm import get_llm
 from dgs_core.searching.pipeline import SearchRequest, retrieve
+from dgs_langgraph.llm import get_llm
+from dgs_langgraph.settings import langgraph_settings
 
 log = logging.getLogger("dgs_langgraph")
 
@@ -110,7 +111,7 @@ class Nodes:
 
     def __init__(self, config: GraphSearchConfig) -> None:
         self.config = config
-        self.settings = config.langgraph
+        self.settings = langgraph_settings(config)
 
     # -- routing ----------------------------------------------------------------------------------------
 

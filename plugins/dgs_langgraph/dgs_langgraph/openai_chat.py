@@ -12,7 +12,7 @@ Ollama, llama.cpp server, LM Studio ...)::
         }}}
 
 Needs ``pip install "dgs-langgraph[openai]"``. Prompts and reply parsing come from
-:class:`dgs_core.searching.llm.LLMBackend`; the SDK never retries (the pipeline has its own time budget).
+:class:`dgs_langgraph.llm.LLMBackend`; the SDK never retries (the pipeline has its own time budget).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 from typing import Any, Optional
 
 from dgs_core.exceptions import ConfigurationError, PluginError
-from dgs_core.searching.llm import LLMBackend, LLMReplyError
+from dgs_langgraph.llm import LLMBackend, LLMReplyError
 
 OPTION_DEFAULTS: dict[str, Any] = {"base_url": None, "api_key": None, "timeout": 15.0, "temperature": 0.0}
 SETTING = "GRAPH_SEARCH['LANGGRAPH']['LLM']"

@@ -3,7 +3,8 @@
 SECRET_KEY = "dgs-langgraph-tests"
 DEBUG = False
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "dgs_core", "tests.catalog"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "drf_spectacular",
+                  "drf_spectacular_sidecar", "dgs_core", "tests.catalog"]
 ROOT_URLCONF = "tests.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

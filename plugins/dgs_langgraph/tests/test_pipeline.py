@@ -9,9 +9,9 @@ from dgs_core import engine
 from dgs_core.conf import get_config, reset_config
 from dgs_core.plugins import get_registry
 from dgs_core.searching.events import hub
-from dgs_core.searching.llm import KeywordBackend
 from dgs_core.searching.pipeline import SearchRequest, retrieve
 from dgs_langgraph.graph import SEQUENTIAL_ENV, LangGraphPipeline
+from dgs_langgraph.llm import KeywordBackend
 from tests.catalog.models import Track
 from tests.conftest import graph_search, plain
 

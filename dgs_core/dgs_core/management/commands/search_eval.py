@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("judgments", help="The judgments file (JSON Lines: query, kind, relevant).")
         parser.add_argument("--mode", metavar="MODE[,MODE]",
                             help=f"Modes to compare, out of {', '.join(evaluation.MODES)}. Default: all of them "
-                                 "(reranked when a LANGGRAPH pipeline plugin and its reranker can run).")
+                                 "(reranked when an installed plugin reranks and its reranker can run).")
         parser.add_argument("--k", type=int, default=10, metavar="N",
                             help="Cutoff of recall@k and MRR (default 10); nDCG is always @10.")
         parser.add_argument("--models", action="append", metavar="app.Model[,app.Model]",

@@ -5,11 +5,9 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from dgs_core import plugins
 from dgs_core.base import VectorHit
-from dgs_core.conf import LLMConfig
 from dgs_core.exceptions import ConfigurationError
-from dgs_core.searching.llm import (
+from dgs_langgraph.llm import (
     CANDIDATE_PREVIEW,
     KeywordBackend,
     LLMReplyError,
@@ -19,9 +17,10 @@ from dgs_core.searching.llm import (
     parse_json_list,
     rerank_messages,
 )
+from dgs_langgraph.settings import LLMConfig
 
 BASE = {"VECTOR_STORE": {"BACKEND": "memory"}, "EMBEDDINGS": {"default": {"BACKEND": "hashing"}},
-        "MODELS": [{"model": "music.Track", "fields": ["name", "album__title"]}]}
+        "MODELS": [{"model": "catalog.Track", "fields": ["name", "album__title"]}]}
 MODELS = ["music.track", "music.album", "music.artist"]
 
 
@@ -124,16 +123,3 @@ def test_checks_report_the_llm_backend_and_reranker_when_langgraph_is_on():
     (half,) = [m for m in dgs_messages(LANGGRAPH={"ENABLED": True, "LLM": {"BACKEND": "tests.test_llm.HalfABackend"}})
                if "LLM" in m[1]]
     assert half[0] == "dgs.E007" and "has no rerank method" in half[1]
-
-
-def test_checks_name_the_missing_pipeline_plugin(monkeypatch):
-    monkeypatch.setattr(plugins, "_registry", plugins.PluginRegistry(autoload=False))
-    messages = dgs_messages(LANGGRAPH={"ENABLED": True})
-    assert ("dgs.E006" in {m[0] for m in messages}) and any("langgraph pipeline" in m[1] for m in messages)
-
-
-def test_checks_report_unknown_memory_and_stream_format_names():
-    messages = dgs_messages(CONVERSATIONAL={"ENABLED": True, "MEMORY_BACKEND": "memcache"},
-                            STREAMING={"ENABLED": True, "FORMAT": "jsonl"})
-    assert len(messages) == 2 and all(m[0] == "dgs.E007" for m in messages)
-    assert "inmemory" in messages[0][1] and "ndjson, sse" in messages[1][1]

@@ -1,5 +1,5 @@
-"""Run by tests/test_transports_django_q.py in a subprocess: migrate, start a real ``qcluster``, make changes,
-wait until the outbox is drained, print what the index looks like as JSON (the test asserts on it)."""
+"""Run by tests/test_transport.py in a subprocess: migrate, start a real ``qcluster``, make changes, wait until
+the outbox is drained, print what the index looks like as JSON (the test asserts on it)."""
 
 import json
 import os
@@ -16,17 +16,21 @@ def main() -> None:
 
     from dgs_core.indexing.outbox import drift
     from dgs_core.models import IndexChange
-    from tests.music.support import CountingEmbedder, make_music
+    from tests.records.embedders import CountingEmbedder
+    from tests.records.models import Album, Artist, Track
 
     call_command("migrate", verbosity=0)
     log = open(os.path.join(os.environ["DGS_DJANGOQ_TEST_DIR"], "qcluster.log"), "wb")
     cluster = subprocess.Popen([sys.executable, "-m", "django", "qcluster"], stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        CountingEmbedder.reset()
-        data = make_music()  # every save queues a django-q task
-        data["acdc"].name = "AC-DC"
-        data["acdc"].save()
+        # Every save queues a django-q task; the rename reaches the artist's albums and tracks.
+        acdc = Artist.objects.create(name="AC/DC")
+        highway = Album.objects.create(title="Highway to Hell", artist=acdc)
+        Track.objects.create(name="Highway to Hell", album=highway)
+        Track.objects.create(name="Touch Too Much", album=highway)
+        acdc.name = "AC-DC"
+        acdc.save()
         deadline = time.monotonic() + 180
         while IndexChange.objects.exists() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -1,4 +1,5 @@
-"""The LLM backend contract of the ``langgraph`` search pipeline, and core's deterministic backend.
+"""The LLM backend contract of the ``langgraph`` search pipeline, its deterministic built-in backend, and the
+``llm`` reranker.
 
 ``GRAPH_SEARCH["LANGGRAPH"]["LLM"]["BACKEND"]`` is a dotted path to any class with two methods::
 
@@ -26,8 +27,9 @@ from typing import Any, Optional
 from django.utils.module_loading import import_string
 
 from dgs_core.base import Reranker, VectorHit
-from dgs_core.conf import LLMConfig
 from dgs_core.exceptions import ConfigurationError
+from dgs_core.lexical import stem
+from dgs_langgraph.settings import LLMConfig, langgraph_settings
 
 #: Where the backend is chosen, for error messages.
 SETTING = "GRAPH_SEARCH['LANGGRAPH']['LLM']['BACKEND']"
@@ -122,17 +124,6 @@ def _rescored(hit: VectorHit, score: float) -> VectorHit:
     return VectorHit(hit.id, hit.model, hit.pk, min(1.0, max(0.0, float(score))), hit.text, dict(hit.metadata))
 
 
-def stem(word: str) -> str:
-    """A crude English stem, enough to match "songs" with "song" and "genres" with "genre"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
 def _model_nouns(models: Sequence[str]) -> set[str]:
     """``"chinook.track"`` -> ``{"track"}`` (stemmed), so "tracks by X" searches for X."""
     return {stem(label.rsplit(".", 1)[-1].lower()) for label in models}
@@ -223,7 +214,7 @@ def get_llm() -> Any:
     from dgs_core import engine
     from dgs_core.conf import get_config
 
-    llm_config = get_config().langgraph.llm
+    llm_config = langgraph_settings(get_config()).llm
     return engine.shared(("llm", llm_config.backend, llm_config.model), lambda: load_llm(llm_config))
 
 
@@ -236,24 +227,3 @@ class LLMReranker(Reranker):
 
     def rerank(self, query: str, hits: Sequence[VectorHit], top_k: int) -> list[VectorHit]:
         return list(self.llm.rerank(query, list(hits), top_k))
-
-
-def configuration_problems(config: Any) -> list[Any]:
-    """``manage.py check`` problems of ``LANGGRAPH`` when it is enabled: the pipeline plugin and the LLM backend."""
-    from dgs_core.conf import Problem
-    from dgs_core.plugins import get_registry
-
-    if not config.langgraph.enabled:
-        return []
-    problems = []
-    pipelines = [impl.plugin_name for impl in get_registry().hook.dgs_search_pipeline.get_hookimpls()]
-    if pipelines == ["core"]:
-        problems.append(Problem(
-            "dgs.E006", "GRAPH_SEARCH['LANGGRAPH']['ENABLED'] is True, but no installed plugin provides the langgraph "
-            "pipeline, so searches use plain vector search.", 'Run: pip install "dgs-core[langgraph]"'))
-    try:
-        llm_class(config.langgraph.llm.backend)
-    except ConfigurationError as exc:
-        code = "dgs.E010" if isinstance(exc.__cause__, ImportError) else "dgs.E007"
-        problems.append(Problem(code, str(exc)))
-    return problems
