@@ -3,7 +3,7 @@ a search query): a visitor waits at most ``TIMEOUT`` seconds in all.
 
 Provider SDKs retry on their own (waiting as long as the API's ``Retry-After`` asks), which suits
 indexing, but cannot bound the total time of a call; queries go through :func:`call_within` with the
-SDK's retries turned off. Shared by the ``dgs-openai`` and ``dgs-cohere`` plugins.
+SDK's retries turned off. Shared by the embedders of cloud APIs (:mod:`dgs_core.remote`).
 """
 
 from __future__ import annotations

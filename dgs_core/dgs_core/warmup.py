@@ -1,12 +1,12 @@
 """Search warm at server start: a serving process loads the embedder, the vector store and the search pipeline in
 a background thread as Django starts, so the first search costs what the second does.
 
-A model loads in seconds (all-MiniLM-L6-v2: ~7 s on 2 CPU cores), and a LangGraph pipeline builds its graph; a
+A model loads in seconds (all-MiniLM-L6-v2: ~7 s on 2 CPU cores), and a plugin's pipeline builds its graph; a
 server that waited for them on its first request made that user wait. Only serving processes warm up (runserver,
 gunicorn, uvicorn, daphne, hypercorn, granian): management commands and tests that never search never load a
 model. The server accepts requests at once; a search that arrives while the warm-up runs waits for the same
 shared components (:func:`dgs_core.engine.shared`) instead of loading them twice. The warm-up makes no paid call
-beyond one query embedding (no LLM call) and a failure only logs a warning: the first search then reports it.
+beyond one query embedding (no language-model call) and a failure only logs a warning: the first search then reports it.
 """
 
 from __future__ import annotations
