@@ -12,6 +12,7 @@ class DgsCoreConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             conf,
             plugins,
+            warmup,
         )
         from dgs_core.indexing import signals
 
@@ -22,3 +23,4 @@ class DgsCoreConfig(AppConfig):
         ))
 
         signals.connect()  # AUTO_INDEX: keep the index current as models change
+        warmup.start_if_serving()  # a server loads the model as it starts, not on its first search
