@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 import numpy as np
 
 from dgs_core.exceptions import BackendUnavailable
+from dgs_core.ids import DocumentRef
 
 if TYPE_CHECKING:
     from dgs_core.filters import Condition
@@ -49,8 +50,8 @@ class VectorHit:
 
 
 def document_id(model_label: str, pk: Any) -> str:
-    """The stable id of a document: lower-case ``app_label.model`` and the primary key."""
-    return f"{model_label.lower()}:{pk}"
+    """The stable id of a document: lower-case ``app_label.model`` and the primary key (see :mod:`dgs_core.ids`)."""
+    return str(DocumentRef(model_label, pk))
 
 
 def cosine_to_score(cosine: np.ndarray | float) -> np.ndarray | float:
@@ -104,6 +105,10 @@ class Embedder(ABC):
     #: Remote embedders count what they send here (an :class:`EmbeddingUsage`); local ones leave it None.
     usage: Optional[EmbeddingUsage] = None
 
+    #: The name :attr:`id` begins with when the index was recorded under another spelling of this backend
+    #: (set by :func:`dgs_core.engine.check_embedder`); ``None``: :attr:`registered_name`.
+    recorded_name: Optional[str] = None
+
     def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
         self.model_name = model_name
         self.options = options
@@ -111,7 +116,7 @@ class Embedder(ABC):
     @property
     def id(self) -> str:
         """Identifies model and vector space; stored with every vector to guard against mixing."""
-        return f"{self.registered_name}:{self.model_name}"
+        return f"{self.recorded_name or self.registered_name}:{self.model_name}"
 
     #: Set by the registry to the name the class was registered under.
     registered_name: ClassVar[str] = ""

@@ -29,6 +29,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from dgs_core.conf import SEARCH_MODES
+from dgs_core.ids import DocumentRef
 
 #: What a judged query tests: by meaning (paraphrase), by a name or rare word, by facts on related rows.
 KINDS = ("meaning", "name", "related")
@@ -71,7 +72,7 @@ class Judgment:
 def normalize_id(value: str) -> Optional[str]:
     """``app_label.model:pk`` with the model label lower-cased (as hits carry it), or ``None`` if malformed."""
     match = _DOC_ID.match(value) if isinstance(value, str) else None
-    return f"{match['model'].lower()}:{match['pk']}" if match else None
+    return str(DocumentRef(match["model"], match["pk"])) if match else None
 
 
 def _grades(raw: Any, where: str, line: int) -> dict[str, int]:
@@ -421,7 +422,8 @@ def _search_function(searcher: Any, models: Any, limit: int, mode: Optional[str]
     kwargs = {"mode": mode} if mode else {}
 
     def search(query: str) -> list[str]:
-        return [f"{hit.model}:{hit.pk}" for hit in searcher.search(query, models=models, limit=limit, **kwargs)]
+        hits = searcher.search(query, models=models, limit=limit, **kwargs)
+        return [str(DocumentRef(hit.model, hit.pk)) for hit in hits]
 
     return search
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from importlib import metadata
@@ -176,6 +177,8 @@ class PluginRegistry:
                     f"or block one with DGS_DISABLED_PLUGINS={plugin}."
                 )
             found[name] = Registration(name, cls, plugin, self.distribution_of(plugin))
+            if isinstance(cls, type):
+                _name_once(cls, name)
 
         return register
 
@@ -191,8 +194,7 @@ class PluginRegistry:
                 from django.utils.module_loading import import_string
 
                 cls = import_string(cls.replace(":", "."))
-            if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
-                cls.registered_name = name
+            _name_once(cls, name)
             return cls
         setting = FAMILIES[family][1]
         hint = install_hint(name)
@@ -206,6 +208,36 @@ class PluginRegistry:
             f"{setting} is {name!r}, which no installed plugin registers. "
             f"Installed {family.replace('_', ' ')} names: {installed}; or give a dotted path to a class."
         )
+
+
+    def name_of(self, family: str, cls: type) -> Optional[str]:
+        """The name ``cls`` is registered under in ``family``, or ``None``; imports no lazily registered class."""
+        for name, registration in self.registrations()[family].items():
+            if registration.cls is cls or (isinstance(registration.cls, str) and _imported(registration.cls) is cls):
+                return name
+        return None
+
+    def name_class(self, family: str, cls: type) -> None:
+        """Name ``cls``, reached by a dotted path: the name it is registered under, else where it is defined.
+
+        Either way the name does not depend on how the settings spell the class, so neither does the id of
+        an embedder, which begins with it.
+        """
+        _name_once(cls, self.name_of(family, cls) or f"{cls.__module__}.{cls.__qualname__}")
+
+
+def _name_once(cls: type, name: str) -> None:
+    """Set ``cls.registered_name`` unless the class has its own already: set once, and a subclass of a
+    registered class gets its own name, not the one it would inherit."""
+    if not vars(cls).get("registered_name"):
+        cls.registered_name = name
+
+
+def _imported(path: str) -> object:
+    """What the dotted path ``path`` (``module.attribute`` or ``module:attribute``) names, if its module is
+    imported already; ``None`` otherwise."""
+    module, _, attribute = path.replace(":", ".").rpartition(".")
+    return getattr(sys.modules.get(module), attribute, None)
 
 
 _registry: Optional[PluginRegistry] = None

@@ -12,7 +12,13 @@ from django.dispatch import receiver
 
 from dgs_core.base import Embedder, Transport, VectorStore
 from dgs_core.conf import BackendConfig, config_reset, get_config, transport_name
-from dgs_core.engine.backends import SECRET_OPTION, build_embedder, build_vector_store, resolve_class
+from dgs_core.engine.backends import (
+    SECRET_OPTION,
+    build_embedder,
+    build_vector_store,
+    keep_recorded_spelling,
+    resolve_class,
+)
 from dgs_core.engine.generations import GenerationRouter
 from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
 
@@ -75,6 +81,7 @@ def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = Fa
     key = ("embedder-checked", id(store), embedder.id, writing, state)
     if key in _instances:
         return
+    keep_recorded_spelling(store.embedder_info(), embedder)
     if writing and isinstance(store, GenerationRouter):
         if not store.prepare_writes(embedder.id, embedder.dimension):
             raise _mismatch(store.embedder_info() or {}, embedder)
@@ -98,6 +105,7 @@ def get_search_embedder(store: VectorStore) -> Embedder:
     embedder = get_embedder()
     if isinstance(store, GenerationRouter):
         info = store.embedder_info()
+        keep_recorded_spelling(info, embedder)
         recorded = store.live_embedder_config()
         if (info and info.get("embedder") != embedder.id and recorded.get("id") == info.get("embedder")
                 and recorded.get("backend")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Optional
 
 from django.utils.module_loading import import_string
 
@@ -25,11 +26,33 @@ def resolve_class(family: str, backend: str, base: type) -> type:
             cls = import_string(backend)
         except ImportError as exc:
             raise PluginError(f"BACKEND {backend!r} cannot be imported: {exc}") from exc
-        if not vars(cls).get("registered_name"):  # own attribute: a subclass must not inherit its base's name
-            cls.registered_name = backend
+        if isinstance(cls, type):
+            registry.name_class(family, cls)
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PluginError(f"BACKEND {backend!r} is not a subclass of {base.__module__}.{base.__name__}.")
     return cls
+
+
+def keep_recorded_spelling(info: Optional[dict[str, Any]], embedder: Embedder) -> None:
+    """Let ``embedder`` keep the id a collection recorded (``info``) when it differs only in how it spelled
+    the backend.
+
+    An embedder id begins with the backend's name. That name used to be whichever ``BACKEND`` value
+    resolved the class first in the process, a registered name or a dotted path, so an index may hold
+    ``"dgs_core.backends.HashingEmbedder:hashing-512"`` for what is now ``"hashing:hashing-512"``. Its
+    vectors are the same: keeping the recorded id needs no rebuild, and keeps valid the content hashes
+    (which include the id), so nothing is embedded again.
+    """
+    name, _, rest = embedder.id.partition(":")
+    spelling, separator, recorded_rest = str((info or {}).get("embedder") or "").partition(":")
+    if not separator or spelling == name or recorded_rest != rest:
+        return
+    try:
+        same_class = resolve_class("embedder", spelling, Embedder) is type(embedder)
+    except PluginError:  # no longer importable or registered: another embedder, as far as anyone can tell
+        return
+    if same_class:
+        embedder.recorded_name = spelling
 
 
 def build_embedder(cfg: BackendConfig) -> Embedder:

@@ -6,6 +6,7 @@ from django.core.management import BaseCommand, CommandError
 from dgs_core import evaluation
 from dgs_core.conf import get_config
 from dgs_core.exceptions import GraphSearchError
+from dgs_core.ids import DocumentRef
 from dgs_core.searching.query import resolve_models
 
 from ._util import format_table
@@ -69,9 +70,9 @@ class Command(BaseCommand):
 
     def warn_unsearchable(self, judgments, labels):
         """Judged documents of models that are not searched can never be found: say so before searching."""
-        judged = {doc_id.rsplit(":", 1)[0] for j in judgments for doc_id in j.relevant}
+        judged = {DocumentRef.parse(doc_id).model for j in judgments for doc_id in j.relevant}
         for label in sorted(judged - set(labels)):
-            lines = sorted({j.line for j in judgments if any(d.startswith(label + ":") for d in j.relevant)})
+            lines = sorted({j.line for j in judgments if any(DocumentRef.parse(d).model == label for d in j.relevant)})
             shown = ", ".join(map(str, lines[:5])) + (" ..." if len(lines) > 5 else "")
             self.stderr.write(f"Warning: {label} is not searched here, so its judged documents count as missed "
                               f"(lines {shown}).")
