@@ -7,10 +7,11 @@ The parsed value is cached and dropped when ``GRAPH_SEARCH`` changes (``override
 """
 
 import dataclasses
+import difflib
 import inspect
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -81,6 +82,8 @@ class ModelConfig:
     def model(self):
         from django.apps import apps
 
+        if self.label.count(".") != 1:  # Django's own error would be a bare unpacking ValueError
+            raise LookupError(f"GRAPH_SEARCH['MODELS'] names {self.label!r}, not 'app_label.ModelName'")
         return apps.get_model(self.label)
 
 
@@ -204,6 +207,8 @@ class GraphSearchConfig:
     # How a hit's `matched` is found: "semantic" (query words, else the closest value by meaning),
     # "lexical" (query words only, no embedding) or "off".
     explain_matches: str = "semantic"
+    # The cosine similarity a value needs to explain a hit by meaning; None: the embedder's calibrated floor.
+    explain_min_similarity: Optional[float] = None
     api_url_prefix: str = "api/search/"
     relation_depth_default: int = 2
     max_related_items: int = 100
@@ -254,6 +259,13 @@ _MODEL_KEYS = {
 }
 
 
+def did_you_mean(word: Any, candidates: Iterable[str]) -> Optional[str]:
+    """"Did you mean 'VECTOR_STORE'?" for a misspelt ``word`` (case ignored), or ``None`` when no candidate is close."""
+    by_case = {str(c).lower(): str(c) for c in candidates}
+    close = difflib.get_close_matches(str(word).lower(), by_case, n=1, cutoff=0.75)
+    return f"Did you mean {by_case[close[0]]!r}?" if close else None
+
+
 def _type_ok(value: Any, default: Any) -> bool:
     if default is None:
         return True
@@ -296,9 +308,10 @@ class _Parser:
     def warn(self, code: str, msg: str, hint: Optional[str] = None) -> None:
         self.problems.append(Problem(f"dgs.W{code}", msg, hint))
 
-    def scalars(self, cls: type, raw: dict, where: str, skip: set[str] = frozenset()) -> dict[str, Any]:
+    def scalars(self, cls: type, raw: dict, where: str, skip: set[str] = frozenset(),
+                also: Iterable[str] = ()) -> dict[str, Any]:
         """Typed keyword arguments for ``cls`` from the UPPER_CASE keys of ``raw``; the keys it does not know go
-        to its :data:`OTHER_KEYS` field, or are warned about."""
+        to its :data:`OTHER_KEYS` field, or are warned about (with the closest of its keys and ``also``)."""
         defaults = cls()
         kwargs: dict[str, Any] = {}
         fields = [f for f in dataclasses.fields(cls) if f.metadata.get("setting", True)]
@@ -312,7 +325,8 @@ class _Parser:
                     kwargs.setdefault(other_keys, {})[str(key).lower()] = value
                 else:
                     self.warn("001", f"{where}[{key!r}] is not a dgs setting and is ignored.",
-                              f"Check the spelling; known keys: {', '.join(sorted(known))}.")
+                              did_you_mean(key, known | set(also))
+                              or f"Check the spelling; known keys: {', '.join(sorted(known))}.")
                 continue
             name = key.lower()
             default = getattr(defaults, name)
@@ -414,7 +428,7 @@ class _Parser:
         for key in raw:
             if key not in _MODEL_KEYS:
                 self.warn("001", f"{where}[{key!r}] is not a model option and is ignored.",
-                          f"Known model options: {', '.join(sorted(_MODEL_KEYS))}.")
+                          did_you_mean(key, _MODEL_KEYS) or f"Known model options: {', '.join(sorted(_MODEL_KEYS))}.")
         fields = raw.get("fields", "__all__")
         all_fields = fields == "__all__"
         if all_fields:
@@ -461,7 +475,8 @@ class _Parser:
         return ModelConfig(label=label, **kwargs)
 
     def search_quality(self, config: GraphSearchConfig) -> None:
-        """Values of HYBRID, CHUNKING and EXPLAIN_MATCHES that their types alone do not rule out."""
+        """Values of HYBRID, CHUNKING, EXPLAIN_MATCHES and EXPLAIN_MIN_SIMILARITY that their types alone do not
+        rule out."""
         hybrid = config.hybrid
         if hybrid.default_mode not in SEARCH_MODES:
             self.error("002", f"GRAPH_SEARCH['HYBRID']['DEFAULT_MODE'] is {hybrid.default_mode!r}.",
@@ -483,6 +498,12 @@ class _Parser:
         if config.explain_matches not in EXPLAIN_MATCHES:
             self.error("002", f"GRAPH_SEARCH['EXPLAIN_MATCHES'] is {config.explain_matches!r}.",
                        f"Use one of: {', '.join(EXPLAIN_MATCHES)}.")
+        floor = config.explain_min_similarity
+        is_number = isinstance(floor, (int, float)) and not isinstance(floor, bool)
+        if floor is not None and not (is_number and 0 <= floor <= 1):
+            self.error("002", f"GRAPH_SEARCH['EXPLAIN_MIN_SIMILARITY'] is {floor!r}.",
+                       "Use a cosine similarity from 0 to 1 (e.g. 0.5), or None for the embedder's calibrated floor; "
+                       "bench/match_floor.py measures where it belongs.")
 
     def parse(self) -> GraphSearchConfig:
         raw = self.raw
@@ -494,7 +515,7 @@ class _Parser:
                    and key not in _SECTIONS and key not in _CUSTOM and key not in plugin_sections}
         skip = _CUSTOM | set(_SECTIONS) | set(plugin_sections) | _RETIRED
         skip |= {key for key, value in unknown.items() if self.missing_plugin_section(key, value)}
-        kwargs = self.scalars(GraphSearchConfig, raw, "GRAPH_SEARCH", skip=skip)
+        kwargs = self.scalars(GraphSearchConfig, raw, "GRAPH_SEARCH", skip=skip, also=plugin_sections)
         for key, cls in _SECTIONS.items():
             kwargs[key.lower()] = self.section(cls, raw.get(key, {}), f"GRAPH_SEARCH[{key!r}]")
         kwargs["sections"] = {key: self.section(cls, raw.get(key, {}), f"GRAPH_SEARCH[{key!r}]")

@@ -28,6 +28,22 @@ def test_unknown_field_path_names_the_part():
     assert msg.id == "dgs.E005" and "brand__nmae" in msg.msg and "'nmae'" in msg.msg and "description" in msg.msg
 
 
+def test_a_misspelt_field_path_gets_the_field_it_resembles():
+    (msg,) = dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name", "brand__nmae"]}])
+    assert "Did you mean 'name'?" in msg.msg
+
+
+def test_a_model_label_without_a_dot_is_reported_without_a_python_error(caplog):
+    from dgs_core.indexing import signals
+
+    (msg,) = dgs_messages(MODELS=[{"model": "Product", "fields": ["name"]}])
+    assert msg.id == "dgs.E003" and "'Product'" in msg.msg and "app_label.ModelName" in msg.hint
+    with override_settings(GRAPH_SEARCH={"MODELS": [{"model": "Product", "fields": ["name"]}]}):
+        signals.connect()  # as at start-up, before the checks run
+    signals.connect()
+    assert "names 'Product', not 'app_label.ModelName'" in caplog.text and "unpack" not in caplog.text
+
+
 def test_weight_and_filter_fields_are_checked_too():
     messages = dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name"], "weight_fields": {"nam": 2.0}}])
     assert [m.id for m in messages] == ["dgs.E005"]

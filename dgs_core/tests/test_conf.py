@@ -77,6 +77,31 @@ def test_mistakes_become_problems_naming_the_key(raw, expected):
     assert all("GRAPH_SEARCH" in p.msg or "settings.GRAPH_SEARCH" in p.msg for p in problems)
 
 
+@pytest.mark.parametrize(("raw", "hint"), [
+    ({"VECTOR_STROE": {"BACKEND": "memory"}}, "Did you mean 'VECTOR_STORE'?"),
+    ({"explain_matchs": "off"}, "Did you mean 'EXPLAIN_MATCHES'?"),
+    ({"HYBRID": {"DEFALT_MODE": "vector"}}, "Did you mean 'DEFAULT_MODE'?"),
+    ({"MODELS": [{"model": "shop.Product", "feilds": ["name"]}]}, "Did you mean 'fields'?"),
+])
+def test_a_misspelt_key_gets_the_key_it_resembles(raw, hint):
+    _config, problems = parse_config(raw)
+    assert [(p.id, p.hint) for p in problems] == [("dgs.W001", hint)]
+
+
+def test_a_key_like_no_other_gets_the_list_of_known_keys():
+    (problem,) = parse_config({"COMPLETELY_DIFFERENT": 1})[1]
+    assert problem.id == "dgs.W001" and "VECTOR_STORE" in problem.hint and "Did you mean" not in problem.hint
+
+
+@pytest.mark.parametrize("floor", [-0.1, 1.5, "0.5", True])
+def test_the_match_floor_is_a_similarity_from_0_to_1(floor):
+    _config, problems = parse_config({"EXPLAIN_MIN_SIMILARITY": floor})
+    assert ids(problems) == ["dgs.E002"] and "EXPLAIN_MIN_SIMILARITY" in problems[0].msg
+    for fine in (None, 0, 0.45, 1):
+        config, problems = parse_config({"EXPLAIN_MIN_SIMILARITY": fine})
+        assert problems == [] and config.explain_min_similarity == fine
+
+
 def test_legacy_backend_paths_are_aliases_with_a_deprecation_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

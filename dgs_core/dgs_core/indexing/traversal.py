@@ -14,7 +14,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
-from dgs_core.conf import ModelConfig
+from dgs_core.conf import ModelConfig, did_you_mean
 from dgs_core.documents import Section
 
 #: Never indexed, even when named explicitly: the document text is shown to searchers.
@@ -88,9 +88,10 @@ def resolve_path(model: type[models.Model], path: str) -> FieldPath:
             field = current._meta.get_field(name)
         except FieldDoesNotExist:
             choices = sorted(f.name for f in current._meta.get_fields())
+            suggestion = did_you_mean(name, choices)
             raise FieldPathError(
                 f"{path!r}: {current._meta.label} has no field {name!r}. "
-                f"Its fields and relations: {', '.join(choices)}."
+                + (f"{suggestion} " if suggestion else "") + f"Its fields and relations: {', '.join(choices)}."
             ) from None
         last = position == len(parts) - 1
         step = _relation_step(current, name, field)
