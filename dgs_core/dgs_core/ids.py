@@ -27,10 +27,11 @@ class DocumentRef:
     """One indexed object (``chunk`` 0) or one chunk of its text; ``str()`` is its id.
 
     ``DocumentRef("shop.Product", 7)`` is ``"shop.product:7"``; with ``chunk=2``, ``"shop.product:7#2"``.
+    The model label is kept lower-cased and the primary key as text, so equal ids are equal refs.
     """
 
     model: str
-    pk: Any
+    pk: Any  # any primary key value; kept as its str()
     chunk: int = 0
 
     def __post_init__(self) -> None:
@@ -39,7 +40,7 @@ class DocumentRef:
             raise ValueError(f"{self.model!r} is not a model label: expected 'app_label.model'")
         if self.chunk < 0:
             raise ValueError(f"chunk must be 0 or more, not {self.chunk}")
-        # Normalised once here, so equal ids are equal refs (frozen: set past the dataclass guard).
+        # Frozen: normalised past the dataclass guard, once.
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "pk", pk)
 
