@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.generators import SchemaGenerator
@@ -214,6 +215,10 @@ ACCESS_HEADERS = [
     OpenApiParameter("WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[401],
                      description="The authentication scheme to use, e.g. Basic."),
 ]
+#: The schema view's ``lang`` (drf-spectacular translates the document into it when the site translates).
+LANGUAGE = ([OpenApiParameter("lang", str, OpenApiParameter.QUERY, enum=list(dict(settings.LANGUAGES)),
+                              description="The language of the document's texts.")]
+            if settings.USE_I18N else [])
 EVENTS = OpenApiResponse(
     OpenApiTypes.STR,
     description="Events as they happen, one flat JSON object each, \"type\" first: query_received, the "

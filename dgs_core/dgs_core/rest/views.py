@@ -332,7 +332,7 @@ class SchemaView(SearchApi, SpectacularAPIView):
     @openapi.described(operation_id="schema", summary="This OpenAPI document.",
                    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="OpenAPI 3.0 document."),
                               **openapi.ACCESS_ERRORS},
-                   parameters=openapi.ACCESS_HEADERS)
+                   parameters=[*openapi.LANGUAGE, *openapi.ACCESS_HEADERS])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
