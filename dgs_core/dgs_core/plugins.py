@@ -63,17 +63,17 @@ def install_hint(name: str) -> Optional[str]:
     """The command that installs the dgs plugin distribution named after ``name`` (a backend name or a settings
     section; ``"faiss"`` -> dgs-faiss), from dgs-core's extras; ``None`` when none is.
 
-    In a checkout of the dgs repository the plugin's folder is named as well, since the distributions install
-    from there.
+    dgs is not on PyPI: the command installs from the wheels ``make dist`` builds in a checkout of the dgs
+    repository (README, "Quickstart"); when dgs-core itself runs from a checkout, that plugin's folder is named too.
     """
     extra = _core_extras().get(canonicalize_name(name))
     if extra is None:
         return None
-    command = f'pip install "{CORE_DISTRIBUTION}[{extra}]"'
+    command = f'pip install --find-links dist "{CORE_DISTRIBUTION}[{extra}]" (in the dgs checkout, after `make dist`'
     folder = Path(__file__).resolve().parents[2] / "plugins" / f"dgs_{canonicalize_name(name).replace('-', '_')}"
     if (folder / "pyproject.toml").is_file():
-        command += f" (from this checkout: pip install -e {folder})"
-    return command
+        command += f"; or, from this checkout: pip install -e {folder}"
+    return command + ")"
 
 
 @dataclass(frozen=True)

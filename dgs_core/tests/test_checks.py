@@ -60,7 +60,7 @@ def core_only(monkeypatch):
 def test_missing_known_plugin_gives_the_pip_command(core_only):
     (msg,) = dgs_messages(VECTOR_STORE={"BACKEND": "chroma"})
     assert msg.id == "dgs.E006"
-    assert 'pip install "dgs-core[chroma]"' in msg.msg and "memory" in msg.msg
+    assert 'pip install --find-links dist "dgs-core[chroma]"' in msg.msg and "memory" in msg.msg
 
 
 def test_unknown_plugin_name_lists_installed_names():
@@ -90,12 +90,13 @@ def test_legacy_path_of_a_missing_plugin_warns_and_errors_helpfully(core_only):
 def test_checks_name_the_missing_pipeline_plugin(core_only):
     messages = dgs_messages(LANGGRAPH={"ENABLED": True})
     assert ("dgs.E006" in {m.id for m in messages}) and any(
-        "GRAPH_SEARCH['LANGGRAPH']" in m.msg and 'pip install "dgs-core[langgraph]"' in m.hint for m in messages)
+        "GRAPH_SEARCH['LANGGRAPH']" in m.msg and 'pip install --find-links dist "dgs-core[langgraph]"' in m.hint
+        for m in messages)
 
 
 def test_a_disabled_section_of_a_missing_plugin_is_a_warning_naming_the_extra(core_only):
     (msg,) = dgs_messages(LANGGRAPH={"ENABLED": False})
-    assert msg.id == "dgs.W006" and 'pip install "dgs-core[langgraph]"' in msg.hint
+    assert msg.id == "dgs.W006" and 'pip install --find-links dist "dgs-core[langgraph]"' in msg.hint
 
 
 def test_checks_report_unknown_memory_and_stream_format_names():

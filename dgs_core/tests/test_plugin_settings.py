@@ -145,7 +145,8 @@ def test_the_keys_of_a_transport_go_to_it_and_unknown_ones_are_warned_about():
 
 def test_install_hints_come_from_dgs_cores_extras():
     hint = plugins.install_hint("django_q")
-    assert hint.startswith('pip install "dgs-core[django-q]"')
-    assert plugins.install_hint("LANGGRAPH").startswith('pip install "dgs-core[langgraph]"')
-    assert plugins.install_hint("Sentence_Transformers").startswith('pip install "dgs-core[sentence-transformers]"')
+    assert hint.startswith('pip install --find-links dist "dgs-core[django-q]"')
+    assert plugins.install_hint("LANGGRAPH").startswith('pip install --find-links dist "dgs-core[langgraph]"')
+    assert plugins.install_hint("Sentence_Transformers").startswith(
+        'pip install --find-links dist "dgs-core[sentence-transformers]"')
     assert plugins.install_hint("memory") is None and plugins.install_hint("all") is None

@@ -112,9 +112,10 @@ def test_get_class_of_an_unknown_name_lists_the_installed_names_and_the_setting(
 
 def test_get_class_of_a_known_but_missing_plugin_gives_the_pip_command():
     registry = fresh_registry()  # no autoload: dgs-faiss is not loaded even when installed
-    with pytest.raises(PluginError, match=r'pip install "dgs-core\[faiss\]"'):
+    with pytest.raises(PluginError, match=r'pip install --find-links dist "dgs-core\[faiss\]"'):
         registry.get_class("vector_store", "faiss")
-    with pytest.raises(PluginError, match=r'pip install "dgs-core\[sentence-transformers\]"') as error:
+    missing = r'pip install --find-links dist "dgs-core\[sentence-transformers\]"'
+    with pytest.raises(PluginError, match=missing) as error:
         registry.get_class("embedder", "sentence-transformers")
     assert "EMBEDDINGS[<profile>]" in str(error.value) and "hashing" in str(error.value)
 
