@@ -18,7 +18,7 @@ class DgsCoreConfig(AppConfig):
 
         # GRAPH_SEARCH holds the settings sections of the installed plugins, parsed by conf's parser.
         conf.connect_plugins(conf.InstalledPlugins(
-            sections=lambda: plugins.get_registry().registrations()["settings_section"],
+            sections=lambda: plugins.get_registry().registered("settings_section"),
             install_hint=plugins.install_hint,
         ))
 

@@ -99,7 +99,7 @@ class PluginRegistry:
         if autoload:
             self._load_entry_points()
         self.pm.check_pending()
-        self._registrations: Optional[dict[str, dict[str, Registration]]] = None
+        self._registrations: dict[str, dict[str, Registration]] = {}  # family -> its names, collected on demand
         self._lock = threading.Lock()
 
     def _load_entry_points(self) -> None:
@@ -133,11 +133,11 @@ class PluginRegistry:
         except pluggy.PluginValidationError:
             self.pm.unregister(name=name)
             raise
-        self._registrations = None
+        self._registrations = {}
 
     def unregister_plugin(self, name: str) -> None:
         self.pm.unregister(name=name)
-        self._registrations = None
+        self._registrations = {}
 
     def distribution_of(self, plugin_name: str) -> str:
         if plugin_name in self._distributions:
@@ -150,19 +150,19 @@ class PluginRegistry:
 
     def registrations(self) -> dict[str, dict[str, Registration]]:
         """``{family: {name: Registration}}``; raises :class:`PluginError` for a name claimed twice."""
-        with self._lock:
-            if self._registrations is None:
-                self._registrations = self._collect()
-            return self._registrations
+        return {family: self.registered(family) for family in FAMILIES}
 
-    def _collect(self) -> dict[str, dict[str, Registration]]:
-        result: dict[str, dict[str, Registration]] = {}
-        for family, (hook_name, _setting) in FAMILIES.items():
-            found: dict[str, Registration] = {}
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                impl.function(register=self._register_callback(family, found, impl.plugin_name))
-            result[family] = found
-        return result
+    def registered(self, family: str) -> dict[str, Registration]:
+        """``{name: Registration}`` of one family, whose registration hook alone is called (parsing settings asks
+        for the settings sections without importing every backend's module); :class:`PluginError` for a name
+        claimed twice."""
+        with self._lock:
+            if family not in self._registrations:
+                found: dict[str, Registration] = {}
+                for impl in getattr(self.pm.hook, FAMILIES[family][0]).get_hookimpls():
+                    impl.function(register=self._register_callback(family, found, impl.plugin_name))
+                self._registrations[family] = found
+            return self._registrations[family]
 
     def _register_callback(self, family: str, found: dict[str, Registration], plugin: str):
         """The ``register(name, cls)`` handed to one plugin's registration hook."""

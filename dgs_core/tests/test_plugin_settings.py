@@ -10,6 +10,7 @@ from django.test import override_settings
 
 import dgs_core
 from dgs_core import plugins
+from dgs_core.backends import MemoryVectorStore
 from dgs_core.conf import BackendConfig, Problem, parse_config
 from dgs_core.engine import get_transport
 from dgs_core.indexing.transports import SyncTransport
@@ -49,6 +50,17 @@ class CacheSectionPlugin:
     @dgs_core.hookimpl
     def dgs_register_settings_sections(self, register):
         register("CACHE", ExampleSettings)
+
+
+class CountingStorePlugin:
+    """Counts the calls of its vector store registration hook."""
+
+    calls = 0
+
+    @dgs_core.hookimpl
+    def dgs_register_vector_stores(self, register):
+        CountingStorePlugin.calls += 1
+        register("counting", MemoryVectorStore)
 
 
 @pytest.fixture
@@ -99,6 +111,15 @@ def test_the_section_is_none_for_a_configuration_parsed_without_its_plugin(monke
     assert config.section("EXAMPLE") is None
     replaced = config.with_section("EXAMPLE", ExampleSettings(enabled=True))
     assert replaced.section("EXAMPLE").enabled and config.section("EXAMPLE") is None
+
+
+def test_parsing_settings_asks_for_the_sections_only(registry):
+    # Registration hooks import their backends' modules: parsing settings (at every Django start) must not.
+    registry.register_plugin(CountingStorePlugin(), name="counting")
+    CountingStorePlugin.calls = 0
+    parse_config({"EXAMPLE": {"ENABLED": True}})
+    assert CountingStorePlugin.calls == 0
+    assert "counting" in registry.names("vector_store") and CountingStorePlugin.calls == 1
 
 
 def test_a_plugin_cannot_take_a_key_of_core(registry):
