@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -28,15 +29,21 @@ from dgs_core.base import (
 )
 from dgs_core.filters import Condition, matches
 from dgs_core.lexical import FTS5Table
+from dgs_core.options import option
 
 WORD = re.compile(r"\w+", re.UNICODE)
 KEYWORDS = FTS5Table()
 
 
 class HashingEmbedder(Embedder):
-    def __init__(self, model_name: Optional[str] = None, dimension: int = 256, **options: Any) -> None:
-        super().__init__(model_name or f"hashing-{dimension}", **options)
-        self._dimension = int(dimension)
+    @dataclass(frozen=True)
+    class Options(Embedder.Options):
+        dimension: int = option(256, positive=True, help="length of the vectors")
+
+    def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
+        super().__init__(model_name, **options)
+        self._dimension = self.options.dimension
+        self.model_name = self.model_name or f"hashing-{self._dimension}"
 
     @property
     def dimension(self) -> int:
@@ -83,10 +90,14 @@ class MemoryVectorStore(VectorStore):
     _spaces: dict[tuple[str, str], _MemorySpace] = {}
     _spaces_lock = threading.Lock()
 
-    def __init__(self, location: str = "default", collection: str = "", **options: Any) -> None:
+    @dataclass(frozen=True)
+    class Options(VectorStore.Options):
+        location: str = option("default", help="names the data; instances with the same location share it")
+
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         with self._spaces_lock:
-            self._space = self._spaces.setdefault((location, collection), _MemorySpace())
+            self._space = self._spaces.setdefault((self.options.location, self.options.collection), _MemorySpace())
 
     @classmethod
     def forget_all(cls) -> None:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
-from dgs_core.exceptions import BackendUnavailable
+from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
 from dgs_core.ids import DocumentRef
+from dgs_core.options import Configurable, option
+from dgs_core.options import Options as NoOptions
 
 if TYPE_CHECKING:
     from dgs_core.filters import Condition
@@ -73,6 +75,21 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+def upsert_batch(documents: Sequence[StoredDocument]) -> tuple[list[StoredDocument], np.ndarray]:
+    """The documents of one upsert, each id once (an id named twice: the last one wins), and their vectors as
+    unit-length float32 rows.
+
+    Raises :class:`EmbedderMismatchError` when they mix vector sizes (vectors of two embedders).
+    """
+    latest = list({doc.id: doc for doc in documents}.values())
+    sizes = {np.asarray(doc.vector).size for doc in latest}
+    if len(sizes) > 1:
+        raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
+    if not latest:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return latest, normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
+
+
 class EmbeddingUsage:
     """What a remote embedder has sent since the process started: ``requests``, ``texts`` and ``tokens``
     (as the API reported them). ``build_search_index`` prints the difference a run made."""
@@ -92,12 +109,19 @@ class EmbeddingUsage:
         return f"EmbeddingUsage(requests={self.requests}, texts={self.texts}, tokens={self.tokens})"
 
 
-class Embedder(ABC):
+class Embedder(Configurable, ABC):
     """Turns texts into vectors. Subclasses implement :meth:`embed_documents` and :attr:`dimension`.
 
-    Constructed with ``model_name=`` and the profile's lower-cased ``OPTIONS``. Load heavy libraries
-    lazily (on first embed), never at import, so Django starts fast.
+    Constructed with ``model_name=`` and the profile's lower-cased ``OPTIONS``, declared by ``Options``
+    (see :mod:`dgs_core.options`; ``model_name`` is one of them). Load heavy libraries lazily (on first
+    embed), never at import, so Django starts fast.
     """
+
+    family = "embedder"
+
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        model_name: Optional[str] = option(None, listed=False, help="MODEL_NAME of the embedding profile")
 
     #: Maximum tokens the model reads; longer documents are reported by ``build_search_index``.
     max_input_tokens: ClassVar[Optional[int]] = None
@@ -110,16 +134,12 @@ class Embedder(ABC):
     recorded_name: Optional[str] = None
 
     def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
-        self.model_name = model_name
-        self.options = options
+        self.model_name, self.options = _with_model_name(self, model_name, options)
 
     @property
     def id(self) -> str:
         """Identifies model and vector space; stored with every vector to guard against mixing."""
         return f"{self.recorded_name or self.registered_name}:{self.model_name}"
-
-    #: Set by the registry to the name the class was registered under.
-    registered_name: ClassVar[str] = ""
 
     @property
     @abstractmethod
@@ -144,27 +164,45 @@ class Embedder(ABC):
         return None
 
     @classmethod
-    def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
-        """Problems with the configuration, reported by ``manage.py check``; cheap, no model load."""
-        return []
+    def check_options(cls, model_name: Optional[str], options: dict[str, Any], setting: Optional[str] = None
+                      ) -> list[str]:
+        """Problems with ``MODEL_NAME`` and the options, reported by ``manage.py check``; cheap, no model load."""
+        return cls.option_problems(_model_options(model_name, options), setting)
 
 
-class VectorStore(ABC):
+def _model_options(model_name: Optional[str], options: dict[str, Any]) -> dict[str, Any]:
+    return {**options, "model_name": model_name} if model_name is not None else dict(options)
+
+
+def _with_model_name(backend: Configurable, model_name: Optional[str], options: dict[str, Any]) -> tuple[Any, Any]:
+    """``(model_name, options)`` of an embedder or reranker: parsed by its declaration when it has one."""
+    if not backend.declares_options():
+        return model_name, options
+    parsed = backend.parse_options(_model_options(model_name, options))
+    return parsed.model_name, parsed
+
+
+class VectorStore(Configurable, ABC):
     """Keeps document vectors and answers nearest-neighbour queries.
 
     Scores are cosine similarities mapped by :func:`cosine_to_score`. Constructed with the
-    lower-cased ``VECTOR_STORE["OPTIONS"]``; connect lazily.
+    lower-cased ``VECTOR_STORE["OPTIONS"]``, declared by ``Options``; connect lazily.
     """
+
+    family = "vector store"
+    options_setting = "VECTOR_STORE['OPTIONS']"
+
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        #: Core's, for zero-downtime rebuilds: ``""`` is the default collection, others are "g1", "g2", ...
+        collection: str = option("", listed=False, help="the collection of a zero-downtime rebuild")
 
     #: What the store can do beyond the basics: ``"persistence"``, ``"filters"``, ``"keyword"``
     #: (:meth:`keyword_search`, the lexical leg of hybrid search).
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    #: Old option names accepted for compatibility, mapped to current ones.
-    legacy_options: ClassVar[dict[str, str]] = {}
-
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        self.options = self.parse_options(options) if self.declares_options() else options
 
     @abstractmethod
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
@@ -233,11 +271,11 @@ class VectorStore(ABC):
         """``{"embedder": id, "dimension": n}`` saved by :meth:`record_embedder`, or ``None`` when empty."""
         return None
 
-    def record_embedder(self, embedder_id: str, dimension: int) -> None:  # noqa: B027 - stores override
+    def record_embedder(self, embedder_id: str, dimension: int) -> None:
         """Save which embedder fills this collection; core calls it before the first write so that
         indexing or searching with another embedder fails clearly instead of returning garbage scores."""
 
-    def publish(self) -> None:  # noqa: B027 - optional hook; only engines with server-side aliases use it
+    def publish(self) -> None:
         """Called on a collection's store right after a zero-downtime rebuild made it live (core's pointer
         has moved). Engines with server-side aliases point theirs at this collection here, so clients
         outside Django (other services, dashboards) follow the switch; Qdrant moves the alias named by
@@ -247,28 +285,42 @@ class VectorStore(ABC):
         """Delete the collection and everything it stored (used for the old collection after a rebuild)."""
         self.clear()
 
-    def close(self) -> None:  # noqa: B027 - optional hook; most stores hold nothing to release
+    def close(self) -> None:
         """Release connections and file handles."""
 
 
-class Reranker(ABC):
-    """Re-scores search candidates against the query (second stage)."""
+class Reranker(Configurable, ABC):
+    """Re-scores search candidates against the query (second stage); options declared by ``Options``."""
+
+    family = "reranker"
+
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        model_name: Optional[str] = option(None, listed=False, help="MODEL_NAME of the reranker")
 
     def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
-        self.model_name = model_name
-        self.options = options
+        self.model_name, self.options = _with_model_name(self, model_name, options)
+
+    @classmethod
+    def check_options(cls, model_name: Optional[str], options: dict[str, Any], setting: Optional[str] = None
+                      ) -> list[str]:
+        """Problems with ``MODEL_NAME`` and the options, found without loading a model."""
+        return cls.option_problems(_model_options(model_name, options), setting)
 
     @abstractmethod
     def rerank(self, query: str, hits: Sequence[VectorHit], top_k: int) -> list[VectorHit]:
         """Return at most ``top_k`` of ``hits``, best first, with scores in [0, 1]."""
 
 
-class ConversationMemory(ABC):
-    """Stores the turns of a search conversation by id."""
+class ConversationMemory(Configurable, ABC):
+    """Stores the turns of a search conversation by id; ``MEMORY_OPTIONS`` declared by ``Options``."""
+
+    family = "conversation memory"
+    options_setting = "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_OPTIONS']"
 
     def __init__(self, max_items: int = 10, **options: Any) -> None:
         self.max_items = max_items
-        self.options = options
+        self.options = self.parse_options(options) if self.declares_options() else options
 
     @abstractmethod
     def get(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -283,17 +335,21 @@ class ConversationMemory(ABC):
         """Forget a conversation."""
 
 
-class Transport(ABC):
+class Transport(Configurable, ABC):
     """Decides where and when recorded index changes are applied.
 
     Changes are rows of the outbox (:mod:`dgs_core.indexing.outbox`), keyed by document id. Wherever the work
     finally runs, it calls :func:`dgs_core.indexing.outbox.drain`. Constructed with the lower-cased
-    ``ASYNC_INDEXING`` keys as options: core's (``thread_pool_size``, ``max_retries``, ...) and the keys core does
-    not know, which must be parameters of the transport's constructor (``manage.py check`` says so).
+    ``ASYNC_INDEXING`` keys core does not know (e.g. dgs-celery's ``CELERY_QUEUE``) and those of core's keys
+    (``thread_pool_size``, ...) it declares in ``Options``; ``manage.py check`` reports keys it does not
+    declare. A transport that declares no ``Options`` is given all of core's keys.
     """
 
+    family = "transport"
+    options_setting = "GRAPH_SEARCH['ASYNC_INDEXING']"
+
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        self.options = self.parse_options(options) if self.declares_options() else options
 
     @abstractmethod
     def submit(self, document_ids: Sequence[str]) -> None:
@@ -303,7 +359,7 @@ class Transport(ABC):
         applies them, so a lost hand-over (a crashed worker, an unreachable broker) loses nothing.
         """
 
-    def close(self, timeout: float = 30.0) -> None:  # noqa: B027 - optional hook; most transports hold nothing
+    def close(self, timeout: float = 30.0) -> None:
         """Finish submitted work (at most ``timeout`` seconds) and release threads and connections."""
 
 
@@ -330,4 +386,5 @@ __all__ = [
     "cosine_to_score",
     "document_id",
     "normalize_rows",
+    "upsert_batch",
 ]

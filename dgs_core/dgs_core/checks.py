@@ -72,8 +72,11 @@ def _model_problems(config) -> list[Problem]:
 
 
 def _backend_problems(config) -> list[Problem]:
-    from dgs_core.base import Embedder, VectorStore
-    from dgs_core.engine import resolve_class
+    """Each configured backend: its class must resolve, and its options follow the class's declaration
+    (checked without building the backend: no model load, no connection)."""
+    from dgs_core.base import Embedder, Transport, VectorStore
+    from dgs_core.engine import TRANSPORT_OPTIONS, option_problems, resolve_class, transport_config
+    from dgs_core.engine.backends import STORE_OPTIONS, embedding_options
     from dgs_core.exceptions import PluginError
     from dgs_core.plugins import get_registry
 
@@ -82,19 +85,21 @@ def _backend_problems(config) -> list[Problem]:
     except PluginError as exc:
         return [Problem("dgs.E008", str(exc))]
     problems = []
-    backends = [("vector_store", config.vector_store, VectorStore, "GRAPH_SEARCH['VECTOR_STORE']")]
-    backends += [("embedder", cfg, Embedder, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]")
+    backends = [("vector_store", config.vector_store, VectorStore, "GRAPH_SEARCH['VECTOR_STORE']", STORE_OPTIONS)]
+    backends += [("embedder", cfg, Embedder, f"GRAPH_SEARCH['EMBEDDINGS'][{name!r}]", embedding_options(name))
                  for name, cfg in config.embeddings.items()]
+    backends += [("transport", transport_config(config), Transport, "GRAPH_SEARCH['ASYNC_INDEXING']['BACKEND']",
+                  TRANSPORT_OPTIONS)]
     backends += _feature_backends(config)
-    for family, cfg, base, where in backends:
+    for family, cfg, base, where, options_setting in backends:
         try:
-            cls = resolve_class(family, cfg.backend, base)
+            resolve_class(family, cfg.backend, base)
         except PluginError as exc:
             problems.append(unavailable_backend(exc, where))
             continue
-        if family == "embedder":
-            rejected = cls.check_options(cfg.model_name, cfg.options)
-            problems += [Problem("dgs.E009", f"{where}: {msg}") for msg in rejected]
+        rejected = option_problems(family, cfg, options_setting) if options_setting else []
+        problems += [Problem("dgs.E009", msg if options_setting in msg else f"{options_setting}: {msg}")
+                     for msg in rejected]
     return problems
 
 
@@ -106,17 +111,18 @@ def unavailable_backend(error: Exception, where: str) -> Problem:
 
 
 def _feature_backends(config) -> list[tuple]:
-    """(family, backend, base class, setting) of each optional feature that is switched on."""
+    """(family, BackendConfig, base class, setting, options setting) of each optional feature that is switched on."""
     from dgs_core.base import ConversationMemory, StreamFormat
     from dgs_core.conf import BackendConfig
 
-    found = []
-    if config.conversational.enabled:
-        found.append(("memory", BackendConfig(config.conversational.memory_backend), ConversationMemory,
-                      "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_BACKEND']"))
+    conversational, found = config.conversational, []
+    if conversational.enabled:
+        memory = BackendConfig(conversational.memory_backend, conversational.memory_options)
+        found.append(("memory", memory, ConversationMemory, "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_BACKEND']",
+                      ConversationMemory.options_setting))
     if config.streaming.enabled:
         found.append(("stream_format", BackendConfig(config.streaming.format), StreamFormat,
-                      "GRAPH_SEARCH['STREAMING']['FORMAT']"))
+                      "GRAPH_SEARCH['STREAMING']['FORMAT']", None))
     return found
 
 
@@ -136,6 +142,8 @@ def _transport_option_problems(config) -> list[Problem]:
     try:
         transport = resolve_class("transport", settings.backend, Transport)
     except PluginError:  # its own check reports a transport that is not installed
+        return []
+    if transport.declares_options():  # checked with the other backends' options
         return []
     parameters = {name: p for name, p in inspect.signature(transport.__init__).parameters.items()
                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"}

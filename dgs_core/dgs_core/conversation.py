@@ -31,9 +31,11 @@ from typing import Any, Optional
 from django.conf import settings
 
 from dgs_core.base import ConversationMemory
-from dgs_core.conf import GraphSearchConfig, get_config
-from dgs_core.exceptions import BackendUnavailable, ConfigurationError, InvalidParameterError
+from dgs_core.conf import BackendConfig, GraphSearchConfig, get_config
+from dgs_core.exceptions import BackendUnavailable, InvalidParameterError
 from dgs_core.lexical import stem
+from dgs_core.options import Options as NoOptions
+from dgs_core.options import option
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 WORDS = re.compile(r"[^\W_]+|\d+", re.UNICODE)
@@ -62,7 +64,11 @@ class InMemoryConversationMemory(ConversationMemory):
     conversation, and a restart forgets everything. Use ``cache`` there.
     """
 
-    def __init__(self, max_items: int = 10, max_conversations: int = 10_000, **options: Any) -> None:
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        max_conversations: int = option(10_000, positive=True, help="conversations kept; the oldest go first")
+
+    def __init__(self, max_items: int = 10, **options: Any) -> None:
         super().__init__(max_items, **options)
         if not settings.DEBUG:
             warnings.warn(
@@ -71,7 +77,7 @@ class InMemoryConversationMemory(ConversationMemory):
                 "and a restart forgets them all. Use 'cache' with a shared Django cache (e.g. Redis) in production.",
                 RuntimeWarning, stacklevel=2,
             )
-        self.max_conversations = max_conversations
+        self.max_conversations = self.options.max_conversations
         self._conversations: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -95,20 +101,24 @@ class CacheConversationMemory(ConversationMemory):
     """Conversations in a Django cache (``alias``, default ``"default"``), each kept ``timeout`` seconds
     after its last turn. With Redis or Memcached every worker sees every conversation."""
 
-    def __init__(self, max_items: int = 10, alias: str = "default", timeout: int = 86400,
-                 key_prefix: str = "dgs:conversation", **options: Any) -> None:
-        super().__init__(max_items, **options)
-        from django.core.cache import InvalidCacheBackendError, caches
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        alias: str = option("default", help="the Django cache (a key of settings.CACHES)")
+        timeout: int = option(86400, positive=True, unit="seconds", help="how long a conversation is kept")
+        key_prefix: str = option("dgs:conversation", min=1, help="prefix of the cache keys")
 
-        try:
-            self.cache = caches[alias]
-        except InvalidCacheBackendError as exc:
-            raise ConfigurationError(
-                f"GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_OPTIONS']['ALIAS'] is {alias!r}, which is not in "
-                f"settings.CACHES ({', '.join(settings.CACHES) or 'none'})."
-            ) from exc
-        self.timeout = timeout
-        self.key_prefix = key_prefix
+        def __post_init__(self) -> None:
+            if self.alias not in settings.CACHES:
+                raise ValueError(f"{{alias}} is {self.alias!r}, which is not in settings.CACHES "
+                                 f"({', '.join(settings.CACHES) or 'none'}).")
+
+    def __init__(self, max_items: int = 10, **options: Any) -> None:
+        super().__init__(max_items, **options)
+        from django.core.cache import caches
+
+        self.cache = caches[self.options.alias]
+        self.timeout = self.options.timeout
+        self.key_prefix = self.options.key_prefix
 
     def _key(self, conversation_id: str) -> str:
         return f"{self.key_prefix}:{conversation_id}"
@@ -138,9 +148,9 @@ def get_memory(config: Optional[GraphSearchConfig] = None) -> ConversationMemory
     conversational = (config or get_config()).conversational
 
     def build() -> ConversationMemory:
-        cls = engine.resolve_class("memory", conversational.memory_backend, ConversationMemory)
-        options = {str(k).lower(): v for k, v in conversational.memory_options.items()}
-        return cls(max_items=conversational.max_history_items, **options)
+        memory = BackendConfig(conversational.memory_backend, conversational.memory_options)
+        return engine.build("memory", memory, ConversationMemory.options_setting,
+                            max_items=conversational.max_history_items)
 
     return engine.shared(("memory", conversational.memory_backend), build)
 

@@ -11,19 +11,22 @@ from typing import Any, Optional
 from django.dispatch import receiver
 
 from dgs_core.base import Embedder, Transport, VectorStore
-from dgs_core.conf import BackendConfig, config_reset, get_config, transport_name
+from dgs_core.conf import BackendConfig, GraphSearchConfig, config_reset, get_config, transport_name
 from dgs_core.engine.backends import (
     SECRET_OPTION,
+    build,
     build_embedder,
     build_vector_store,
     keep_recorded_spelling,
+    option_problems,
     resolve_class,
 )
 from dgs_core.engine.generations import GenerationRouter
-from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
+from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError, PluginError
 
-__all__ = ["build_embedder", "build_vector_store", "check_embedder", "embedder_config", "get_embedder",
-           "get_search_embedder", "get_transport", "get_vector_store", "reset", "resolve_class", "shared"]
+__all__ = ["build", "build_embedder", "build_vector_store", "check_embedder", "embedder_config", "get_embedder",
+           "get_search_embedder", "get_transport", "get_vector_store", "option_problems", "reset", "resolve_class",
+           "shared", "transport_config"]
 
 _lock = threading.RLock()
 _instances: dict[Any, Any] = {}
@@ -38,7 +41,7 @@ def get_embedder(profile: Optional[str] = None) -> Embedder:
             f"Embedding profile {profile!r} is not in GRAPH_SEARCH['EMBEDDINGS'] "
             f"(profiles: {', '.join(sorted(config.embeddings))})."
         )
-    return shared(("embedder", profile), lambda: build_embedder(config.embeddings[profile]))
+    return shared(("embedder", profile), lambda: build_embedder(config.embeddings[profile], profile))
 
 
 def get_vector_store() -> GenerationRouter:
@@ -47,20 +50,34 @@ def get_vector_store() -> GenerationRouter:
     return shared("store", lambda: GenerationRouter(config.vector_store))
 
 
+#: How messages name the options of the index transport.
+TRANSPORT_OPTIONS = "GRAPH_SEARCH['ASYNC_INDEXING']"
+
+
+def transport_config(config: GraphSearchConfig) -> BackendConfig:
+    """The transport ``config`` selects, with its options: the keys of ``ASYNC_INDEXING`` core does not know
+    (e.g. dgs-celery's ``CELERY_QUEUE``), and those of core's keys it declares (``THREAD_POOL_SIZE``); a
+    transport that declares no ``Options`` is given all of core's keys."""
+    name = transport_name(config)
+    settings = config.async_indexing
+    core = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
+            if f.name not in ("enabled", "backend", "options")}
+    try:
+        cls: Optional[type] = resolve_class("transport", name, Transport)
+    except PluginError:  # building it, and `manage.py check`, report the missing transport
+        cls = None
+    if cls is not None and cls.declares_options():
+        declared = {f.name for f in dataclasses.fields(cls.Options)}
+        core = {key: value for key, value in core.items() if key in declared}
+    # The transport's own keys belong to ASYNC_INDEXING['BACKEND'], not to the thread or sync fallback.
+    own = settings.options if name == settings.backend else {}
+    return BackendConfig(name, {**core, **own})
+
+
 def get_transport() -> Transport:
     """The shared index transport of this process (closed by :func:`reset`)."""
-    config = get_config()
-    name = transport_name(config)
-
-    def build() -> Transport:
-        cls = resolve_class("transport", name, Transport)
-        settings = config.async_indexing
-        # Core's ASYNC_INDEXING keys, then those of the transport itself (e.g. a task queue's name).
-        options = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
-                   if f.name not in ("enabled", "backend", "options")}
-        return cls(**options, **settings.options)
-
-    return shared(("transport", name), build)
+    cfg = transport_config(get_config())
+    return shared(("transport", cfg.backend), lambda: build("transport", cfg, TRANSPORT_OPTIONS))
 
 
 def _mismatch(info: dict[str, Any], embedder: Embedder) -> EmbedderMismatchError:

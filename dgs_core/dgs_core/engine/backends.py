@@ -1,4 +1,5 @@
-"""Backend classes from settings: a ``BACKEND`` value resolved to its class, and instances built from options."""
+"""Backend classes from settings: a ``BACKEND`` value resolved to its class, its options checked against the
+class's declaration (:mod:`dgs_core.options`), and instances built from them."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ from typing import Any, Optional
 
 from django.utils.module_loading import import_string
 
-from dgs_core.base import Embedder, VectorStore
+from dgs_core.base import ConversationMemory, Embedder, Reranker, Transport, VectorStore
 from dgs_core.conf import BackendConfig
-from dgs_core.exceptions import PluginError
+from dgs_core.exceptions import ConfigurationError, PluginError
 from dgs_core.plugins import get_registry
 
 #: Embedder options that hold credentials (never recorded with a collection).
 SECRET_OPTION = re.compile(r"key|secret|token|password", re.I)
+
+#: The base class of each backend family, by registry family name.
+FAMILIES: dict[str, type] = {"vector_store": VectorStore, "embedder": Embedder, "reranker": Reranker,
+                             "memory": ConversationMemory, "transport": Transport}
+#: How messages name the options of the configured store and embedding profiles.
+STORE_OPTIONS = "GRAPH_SEARCH['VECTOR_STORE']['OPTIONS']"
+
+
+def embedding_options(profile: str) -> str:
+    """How messages name the options of embedding profile ``profile``."""
+    return f"GRAPH_SEARCH['EMBEDDINGS'][{profile!r}]['OPTIONS']"
 
 
 def resolve_class(family: str, backend: str, base: type) -> type:
@@ -55,12 +67,36 @@ def keep_recorded_spelling(info: Optional[dict[str, Any]], embedder: Embedder) -
         embedder.recorded_name = spelling
 
 
-def build_embedder(cfg: BackendConfig) -> Embedder:
-    cls = resolve_class("embedder", cfg.backend, Embedder)
-    return cls(model_name=cfg.model_name, **cfg.options)
+def _arguments(cls: type, cfg: BackendConfig) -> dict[str, Any]:
+    """The options ``cls`` is built with: ``cfg.options``, and ``model_name`` for the families that take one."""
+    if issubclass(cls, (Embedder, Reranker)) and cfg.model_name is not None:
+        return {**cfg.options, "model_name": cfg.model_name}
+    return dict(cfg.options)
+
+
+def option_problems(family: str, cfg: BackendConfig, setting: str) -> list[str]:
+    """Every mistake in ``cfg``'s options, found from the class's declaration without building the backend.
+
+    Raises :class:`PluginError` when ``cfg.backend`` names no usable class.
+    """
+    cls = resolve_class(family, cfg.backend, FAMILIES[family])
+    return cls.option_problems(_arguments(cls, cfg), setting)
+
+
+def build(family: str, cfg: BackendConfig, setting: str, **extra: Any) -> Any:
+    """A backend of ``family`` built from ``cfg``; a :class:`ConfigurationError` naming ``setting`` lists every
+    mistake in its options. ``extra`` are arguments core adds (a memory's ``max_items``)."""
+    cls = resolve_class(family, cfg.backend, FAMILIES[family])
+    arguments = _arguments(cls, cfg)
+    problems = cls.option_problems(arguments, setting)
+    if problems:
+        raise ConfigurationError(" ".join(problems))
+    return cls(**arguments, **extra)
+
+
+def build_embedder(cfg: BackendConfig, profile: str = "default") -> Embedder:
+    return build("embedder", cfg, embedding_options(profile))
 
 
 def build_vector_store(cfg: BackendConfig) -> VectorStore:
-    cls = resolve_class("vector_store", cfg.backend, VectorStore)
-    options = {cls.legacy_options.get(k, k): v for k, v in cfg.options.items()}
-    return cls(**options)
+    return build("vector_store", cfg, STORE_OPTIONS)

@@ -19,9 +19,12 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from dgs_core.base import Transport
+from dgs_core.options import Options as NoOptions
+from dgs_core.options import option
 
 log = logging.getLogger("dgs_core.indexing.transports")
 
@@ -33,7 +36,6 @@ log = logging.getLogger("dgs_core.indexing.transports")
 
 class SyncTransport(Transport):
     """Applies changes in the committing thread: a save returns once its documents are indexed."""
-
     def submit(self, document_ids: Sequence[str]) -> None:
         # Imported when used: the registry lists transports before Django's models are ready.
         from dgs_core.indexing import outbox
@@ -62,9 +64,13 @@ class ThreadTransport(Transport):
     drains what was submitted, at most ``timeout`` seconds, and joins them.
     """
 
-    def __init__(self, thread_pool_size: int = 1, **options: Any) -> None:
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        thread_pool_size: int = option(1, min=0, help="threads that drain the outbox (0 means 1)")
+
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.size = max(1, int(thread_pool_size))
+        self.size = max(1, self.options.thread_pool_size)
         self._wakeup = threading.Condition()
         self._requested = False
         self._retry_at: Optional[float] = None  # time.monotonic() of the next automatic retry

@@ -23,9 +23,10 @@ the backend cannot pass may be overridden only with ``@pytest.mark.xfail(reason=
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
-from typing import ClassVar, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 import pytest
@@ -604,3 +605,26 @@ class VectorStoreContract(KeywordSearchContract):
             again.close()
         assert store.count() == 3
         assert store.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": self.dimension}
+
+
+@contextlib.contextmanager
+def opener(build: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """``open_one(**options)``, which builds with ``build`` (as separate processes of one site open the same
+    data); everything it opened is closed on exit. For a test fixture::
+
+        @pytest.fixture
+        def open_store(path):
+            with opener(lambda **options: MyStore(path=path, **options)) as open_one:
+                yield open_one
+    """
+    opened = []
+
+    def open_one(**options: Any) -> Any:
+        opened.append(build(**options))
+        return opened[-1]
+
+    try:
+        yield open_one
+    finally:
+        for each in opened:
+            each.close()

@@ -99,14 +99,8 @@ class KeywordSidecar:
                 raise
             conn.execute("COMMIT")
 
-    def search(
-        self,
-        query: str,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> Optional[list[VectorHit]]:
+    def search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> Optional[list[VectorHit]]:
         """The ``k`` best documents for ``query`` by BM25; ``None`` when nothing was ever written here."""
         with closing(self._connect()) as conn:
             conn.execute("BEGIN")  # one snapshot: a drop() by another process cannot land between the two reads

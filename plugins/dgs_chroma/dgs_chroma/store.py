@@ -12,9 +12,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
 
@@ -28,9 +29,10 @@ from dgs_chroma.metadata import (
     original_metadata,
     where_clause,
 )
-from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition, matches
+from dgs_core.options import option
 
 log = logging.getLogger("dgs_chroma")
 
@@ -50,6 +52,16 @@ METRICS = ("cosine", "l2", "ip")
 METRIC_ALIASES = {"euclidean": "l2", "inner_product": "ip"}
 #: Chroma's collection names: 3-512 characters of [a-zA-Z0-9._-], starting and ending alphanumeric.
 COLLECTION_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]{1,510})[a-zA-Z0-9]")
+
+
+def normalized_metric(metric: str) -> str:
+    """``METRIC`` as Chroma names it (django_graph_search's names accepted)."""
+    return METRIC_ALIASES.get(metric.lower(), metric.lower())
+
+
+def collection_name(base: str, collection: str) -> str:
+    """The Chroma collection of core's ``collection`` (``""``: the default one) under ``COLLECTION_NAME``."""
+    return f"{base}-{collection}" if collection else base
 
 
 def distance_to_cosine(metric: str, distances: np.ndarray) -> np.ndarray:
@@ -77,65 +89,47 @@ class ChromaVectorStore(VectorStore):
     capabilities = frozenset({"persistence", "filters", "keyword"})
     legacy_options = {"persist_directory": "path", "distance_metric": "metric"}
 
-    def __init__(
-        self,
-        path: Optional[str] = None,
-        host: Optional[str] = None,
-        port: int = 8000,
-        ssl: bool = False,
-        headers: Optional[Mapping[str, str]] = None,
-        collection_name: str = "dgs",
-        metric: str = "cosine",
-        keyword_path: Optional[str] = None,
-        collection: str = "",
-        **options: Any,
-    ) -> None:
-        if options:
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS'] for the chroma store has unknown keys {sorted(k.upper() for k in options)}; "
-                "it accepts PATH (embedded), or HOST, PORT, SSL and HEADERS (a Chroma server), plus COLLECTION_NAME, "
-                "METRIC and KEYWORD_PATH."
-            )
-        super().__init__(path=path, host=host, port=port, ssl=ssl, headers=headers, collection_name=collection_name,
-                         metric=metric, keyword_path=keyword_path, collection=collection)
-        if bool(path) == bool(host):
-            raise ConfigurationError(
-                "VECTOR_STORE['OPTIONS'] for the chroma store needs exactly one of PATH (a directory for embedded "
-                f"Chroma) or HOST (a Chroma server); got PATH={path!r}, HOST={host!r}."
-            )
-        self.metric = METRIC_ALIASES.get(str(metric).lower(), str(metric).lower())
-        if self.metric not in METRICS:
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS']['METRIC'] is {metric!r}; use one of {', '.join(METRICS)} (cosine by default)."
-            )
-        self.name = f"{collection_name}-{collection}" if collection else str(collection_name)
-        if not COLLECTION_NAME_PATTERN.fullmatch(self.name):
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS']['COLLECTION_NAME'] gives the Chroma collection name {self.name!r}; "
-                "Chroma needs 3-512 characters of letters, digits, '.', '_' or '-', starting and ending with a "
-                "letter or digit."
-            )
-        if not isinstance(ssl, bool):
-            raise ConfigurationError(f"VECTOR_STORE['OPTIONS']['SSL'] is {ssl!r}; use True or False.")
-        if host:
-            try:
-                port = int(port)
-            except (TypeError, ValueError):
-                raise ConfigurationError(f"VECTOR_STORE['OPTIONS']['PORT'] is {port!r}; use a port number.") from None
-            if headers is not None and not isinstance(headers, Mapping):
-                raise ConfigurationError("VECTOR_STORE['OPTIONS']['HEADERS'] must be a dict of header names to values.")
-        if keyword_path is not None and not isinstance(keyword_path, (str, os.PathLike)):
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS']['KEYWORD_PATH'] is {keyword_path!r}; use the path of a directory."
-            )
+    @dataclass(frozen=True)
+    class Options(VectorStore.Options):
+        path: Optional[str] = option(None, min=1, help="directory of embedded Chroma")
+        host: Optional[str] = option(None, min=1, help="a Chroma server (instead of PATH)")
+        port: Union[int, str] = option(8000, help="the server's port")
+        ssl: bool = option(False, help="HTTPS to the server")
+        headers: Optional[dict] = option(None, help="HTTP headers sent to the server (e.g. authentication)")
+        collection_name: str = option("dgs", help="the Chroma collection")
+        metric: str = option("cosine", help="distance of new collections: cosine, l2 or ip")
+        keyword_path: Optional[Union[str, os.PathLike]] = option(None, help="directory of the keyword index")
+
+        def __post_init__(self) -> None:
+            if bool(self.path) == bool(self.host):
+                raise ValueError(
+                    "The chroma store needs exactly one of {path} (a directory for embedded Chroma) or {host} "
+                    f"(a Chroma server); got PATH={self.path!r}, HOST={self.host!r}."
+                )
+            if normalized_metric(self.metric) not in METRICS:
+                raise ValueError(f"{{metric}} is {self.metric!r}; use one of {', '.join(METRICS)} (cosine by default).")
+            name = collection_name(self.collection_name, self.collection)
+            if not COLLECTION_NAME_PATTERN.fullmatch(name):
+                raise ValueError(
+                    f"{{collection_name}} gives the Chroma collection name {name!r}; Chroma needs 3-512 characters of "
+                    "letters, digits, '.', '_' or '-', starting and ending with a letter or digit."
+                )
+            if not str(self.port).isdigit():
+                raise ValueError(f"{{port}} is {self.port!r}; use a port number.")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        path, host, keyword_path = self.options.path, self.options.host, self.options.keyword_path
+        self.metric = normalized_metric(self.options.metric)
+        self.name = collection_name(self.options.collection_name, self.options.collection)
         self.path = os.path.abspath(path) if path else None
         keyword_path = keyword_path or self.path
         #: The keyword index (BM25 sidecar), or None on a server without KEYWORD_PATH.
         self.keywords = KeywordSidecar(os.path.abspath(keyword_path), self.name) if keyword_path else None
         if self.keywords is None:
             self.capabilities = type(self).capabilities - {"keyword"}
-        self.host, self.port, self.ssl = host, port, ssl
-        self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self.host, self.port, self.ssl = host, int(self.options.port), self.options.ssl
+        self.headers = {str(k): str(v) for k, v in (self.options.headers or {}).items()}
         self._client = None  # chromadb's ClientAPI, built on first use
         self._collection = None  # chromadb's Collection, fetched (or created by a write) on first use
         self._space = self.metric  # the metric of the collection actually opened
@@ -256,19 +250,16 @@ class ChromaVectorStore(VectorStore):
         return self.keywords.writing() if self.keywords else nullcontext()
 
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
-        latest = list({doc.id: doc for doc in documents}.values())  # Chroma refuses an id twice in one request
+        latest, vectors = upsert_batch(documents)  # Chroma refuses an id twice in one request
         if not latest:
             return
-        sizes = {np.asarray(doc.vector).size for doc in latest}
-        if len(sizes) > 1:
-            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
 
         def write(collection) -> None:
-            for batch in self._batches(latest):
+            for batch, rows in zip(self._batches(latest), self._batches(vectors), strict=True):
                 with self._writing() as keywords:
                     collection.upsert(
                         ids=[doc.id for doc in batch],
-                        embeddings=normalize_rows(np.stack([np.asarray(d.vector, np.float32).ravel() for d in batch])),
+                        embeddings=rows,
                         documents=[doc.text for doc in batch],
                         metadatas=[chroma_metadata(d.model, d.pk, d.content_hash, d.metadata) for d in batch],
                     )
@@ -324,14 +315,8 @@ class ChromaVectorStore(VectorStore):
     # Reads
     # ---------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         """The ``k`` nearest documents of ``models`` that pass ``filters``.
 
         Chroma (embedded and ``chroma run``) answers a query with a ``where`` by first reading every id the
@@ -419,14 +404,8 @@ class ChromaVectorStore(VectorStore):
         return self._hits([doc_id for doc_id, _ in present], [records[doc_id][0] for doc_id, _ in present],
                           [records[doc_id][1] for doc_id, _ in present], [distance for _, distance in present])
 
-    def keyword_search(
-        self,
-        query: str,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+                       filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         """The ``k`` best documents for ``query`` by BM25 over the keyword index (see :mod:`dgs_chroma.keyword`)."""
         if self.keywords is None:
             raise ConfigurationError(

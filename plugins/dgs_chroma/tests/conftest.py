@@ -13,6 +13,9 @@ from typing import Optional
 
 import pytest
 
+from dgs_chroma.store import ChromaVectorStore
+from dgs_core.testing.vector_store import opener
+
 #: How long a starting server may take to answer its heartbeat before the tests give up.
 STARTUP_SECONDS = 60
 
@@ -75,3 +78,16 @@ def chroma_server(tmp_path_factory):
     server = ChromaServer.start(tmp_path_factory.mktemp("chroma-server") / "data")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def path(tmp_path):
+    """The directory of an embedded Chroma."""
+    return str(tmp_path / "chroma")
+
+
+@pytest.fixture
+def open_store(path):
+    """Opens stores on ``path`` (as separate processes of one site would) and closes them after the test."""
+    with opener(lambda **options: ChromaVectorStore(**{"path": path, **options})) as open_one:
+        yield open_one

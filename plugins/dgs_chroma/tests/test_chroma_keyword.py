@@ -14,24 +14,6 @@ from dgs_core.testing.vector_store import PRODUCT, REVIEW, make_doc, random_vect
 DIMENSION = 16
 
 
-@pytest.fixture
-def path(tmp_path):
-    return str(tmp_path / "chroma")
-
-
-@pytest.fixture
-def open_store(path):
-    opened = []
-
-    def open_one(**options):
-        opened.append(ChromaVectorStore(**{"path": path, **options}))
-        return opened[-1]
-
-    yield open_one
-    for store in opened:
-        store.close()
-
-
 def keyword_tables(file):
     with sqlite3.connect(file) as conn:
         return sorted(name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -20,25 +20,6 @@ DIMENSION = 16
 
 
 @pytest.fixture
-def path(tmp_path):
-    return str(tmp_path / "chroma")
-
-
-@pytest.fixture
-def open_store(path):
-    """Opens stores on ``path`` (as separate processes of one site would) and closes them after the test."""
-    opened = []
-
-    def open_one(**options):
-        opened.append(ChromaVectorStore(path=path, **options))
-        return opened[-1]
-
-    yield open_one
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
 def raw_client(path):
     """chromadb's own client on the same directory, to look at what the store wrote."""
     client = chromadb.PersistentClient(path=path, settings=Settings(anonymized_telemetry=False))

@@ -1,23 +1,14 @@
-import pytest
-
 from dgs_cohere.embedder import CohereEmbedder
+from dgs_core.testing.remote import hidden_variables, served
 from tests.fake_cohere import FakeCohere
 
 #: Variables the SDK and the embedder read; the tests must not see a developer's real ones.
 PROVIDER_VARIABLES = ("CO_API_KEY", "COHERE_API_KEY", "CO_API_URL")
 
 
-@pytest.fixture(autouse=True)
-def _no_provider_variables(monkeypatch):
-    for name in PROVIDER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def fake():
-    """A fresh fake Cohere API for one test (scripted faults never leak into the next test)."""
-    with FakeCohere() as server:
-        yield server
+_no_provider_variables = hidden_variables(*PROVIDER_VARIABLES)
+#: A fresh fake API for one test (scripted faults never leak into the next test).
+fake = served(FakeCohere)
 
 
 def embedder_for(server: FakeCohere, model_name: str = "embed-english-v3.0", **options) -> CohereEmbedder:

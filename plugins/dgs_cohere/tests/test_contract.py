@@ -1,30 +1,15 @@
 """The cohere embedder passes core's embedder contract against the fake Cohere API on 127.0.0.1."""
 
-import pytest
-
-from dgs_core.testing import EmbedderContract
+from dgs_core.testing.remote import RemoteEmbedderContract
 from tests.conftest import embedder_for
 from tests.fake_cohere import FakeCohere
 
 
-class TestCohereEmbedder(EmbedderContract):
-    # No "semantic": the fake server's vectors are lexical (hashed words), not Cohere's.
-    capabilities = frozenset()
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def embedder(cls):
-        with FakeCohere() as server:
-            yield embedder_for(server)
+class TestCohereEmbedder(RemoteEmbedderContract):
+    server, build = FakeCohere, staticmethod(embedder_for)
 
 
-class TestCohereEmbedderShortened(EmbedderContract):
+class TestCohereEmbedderShortened(TestCohereEmbedder):
     """embed-v4.0 with DIMENSIONS (``output_dimension``)."""
 
-    capabilities = frozenset()
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def embedder(cls):
-        with FakeCohere() as server:
-            yield embedder_for(server, model_name="embed-v4.0", dimensions=512)
+    embedder_options = {"model_name": "embed-v4.0", "dimensions": 512}

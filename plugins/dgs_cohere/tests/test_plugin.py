@@ -3,27 +3,19 @@
 import subprocess
 import sys
 import textwrap
-from importlib.metadata import entry_points
-
-import pytest
 
 import dgs_cohere.plugin
 from dgs_cohere.embedder import CohereEmbedder
-from dgs_core.plugins import PluginRegistry
+from dgs_core.testing.plugins import installed_registration, registered_by_hand
 
 
 def test_registry_resolves_the_name_with_the_plugin_registered_by_hand():
-    registry = PluginRegistry(autoload=False)
-    registry.register_plugin(dgs_cohere.plugin, name="cohere")
+    registry = registered_by_hand(dgs_cohere.plugin, "cohere")
     assert registry.get_class("embedder", "cohere") is CohereEmbedder
 
 
 def test_the_installed_entry_point_registers_the_name():
-    declared = [ep for ep in entry_points(group="dgs") if ep.name == "cohere"]
-    if not declared:
-        pytest.skip("dgs-cohere is not installed; run: pip install -e plugins/dgs_cohere")
-    assert declared[0].value == "dgs_cohere.plugin"
-    registration = PluginRegistry(autoload=True).registrations()["embedder"]["cohere"]
+    registration = installed_registration("embedder", "cohere", "dgs_cohere.plugin")
     assert registration.cls is CohereEmbedder
     assert registration.distribution == "dgs-cohere 0.1.0"
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from dgs_core.testing.fake_http import hashed_vectors as embed
 from tests.conftest import embedder_for
-from tests.fake_cohere import embed
 
 
 def test_documents_are_sent_as_search_document_with_float_embeddings_and_the_key(fake):

@@ -17,14 +17,16 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
-from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
-from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
+from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import match_expression, relevance_to_score
+from dgs_core.options import option
 from dgs_faiss.filtering import FieldColumn
 from dgs_faiss.storage import BLOCK, Snapshot, Storage, Transaction
 
@@ -52,28 +54,30 @@ class FaissVectorStore(VectorStore):
 
     legacy_options = {"persist_path": "path"}
 
+    @dataclass(frozen=True)
+    class Options(VectorStore.Options):
+        path: Optional[str] = option(None, help="a directory for the index; omit it to keep the index in memory")
+
+        def __post_init__(self) -> None:
+            if self.collection and not COLLECTION_NAME.match(self.collection):
+                raise ValueError(
+                    f"The faiss store's 'collection' option is {self.collection!r}; it names a directory under PATH, "
+                    f"so use letters, digits, '_', '-' and '.' only (at most 100, starting with a letter or digit)."
+                )
+            if self.path and os.path.isfile(self.path):
+                raise ValueError(
+                    f"{{path}} is {self.path!r}, a file (perhaps django_graph_search's pickle). dgs-faiss keeps a "
+                    f"directory there and never loads pickles: set PATH to a new directory and run "
+                    f"`python manage.py build_search_index`."
+                )
+
     #: Compaction runs once dead rows (replaced or deleted documents) outnumber live ones and are at
     #: least this many; below that the wasted space is not worth a rewrite.
     compact_min_dead = 1024
 
-    def __init__(self, path: Optional[str] = None, collection: str = "", **options: Any) -> None:
-        if options:
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS'] for the faiss store has unknown keys {sorted(k.upper() for k in options)}; "
-                f"it accepts only PATH (a directory for the index; omit it to keep the index in memory)."
-            )
-        if collection and not COLLECTION_NAME.match(collection):
-            raise ConfigurationError(
-                f"The faiss store's 'collection' option is {collection!r}; it names a directory under PATH, so use "
-                f"letters, digits, '_', '-' and '.' only (at most 100, starting with a letter or digit)."
-            )
-        if path and os.path.isfile(path):
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS']['PATH'] is {path!r}, a file (perhaps django_graph_search's pickle). "
-                f"dgs-faiss keeps a directory there and never loads pickles: set PATH to a new directory and run "
-                f"`python manage.py build_search_index`."
-            )
-        super().__init__(path=path, collection=collection)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        path, collection = self.options.path, self.options.collection
         self.path = os.path.abspath(path) if path else None
         self.collection = collection
         self.capabilities = frozenset({"filters", "keyword", "persistence"} if path else {"filters", "keyword"})
@@ -93,13 +97,9 @@ class FaissVectorStore(VectorStore):
     # ---------------------------------------------------------------------------------------------
 
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
-        latest = list({doc.id: doc for doc in documents}.values())  # an id named twice: the last one wins
+        latest, vectors = upsert_batch(documents)
         if not latest:
             return
-        sizes = {np.asarray(doc.vector).size for doc in latest}
-        if len(sizes) > 1:
-            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
-        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
         with self._writing() as transaction:
             transaction.upsert(latest, vectors)
 
@@ -134,14 +134,8 @@ class FaissVectorStore(VectorStore):
     # Reads
     # ---------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         query = normalize_rows(vector)
         with self._storage.reading() as snapshot:
             self._sync(snapshot)
@@ -159,14 +153,8 @@ class FaissVectorStore(VectorStore):
             hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(score)), text, metadata))
         return hits
 
-    def keyword_search(
-        self,
-        query: str,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+                       filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         """BM25 over the stored texts by SQLite FTS5 (English Porter stemming, any word of ``query``)."""
         expression = match_expression(query)
         if expression is None or k <= 0:

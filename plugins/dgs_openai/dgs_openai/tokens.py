@@ -10,9 +10,10 @@ per token), so requests sized by it stay under the provider's limits, at the pri
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from typing import Any, Optional
+
+from dgs_core.remote import estimate_tokens
 
 log = logging.getLogger("dgs_openai")
 
@@ -20,15 +21,10 @@ log = logging.getLogger("dgs_openai")
 #: or the name of a tiktoken encoding such as ``"cl100k_base"``.
 AUTO, ESTIMATE = "auto", "estimate"
 
+__all__ = ["AUTO", "ESTIMATE", "Tokenizer", "estimate_tokens", "get_tokenizer"]
+
 _encodings: dict[str, Any] = {}  # encoding name -> tiktoken.Encoding, or None when it could not be loaded
 _encodings_lock = threading.Lock()
-
-
-def estimate_tokens(text: str) -> int:
-    """An estimate of the tokens of ``text`` that errs high (see the module docstring)."""
-    ascii_chars = len(text.encode("ascii", "ignore"))
-    other_bytes = len(text.encode("utf-8")) - ascii_chars
-    return math.ceil(ascii_chars / 3 + other_bytes / 2)
 
 
 class Tokenizer:

@@ -1,5 +1,4 @@
-import pytest
-
+from dgs_core.testing.remote import hidden_variables, served
 from dgs_openai.embedder import OpenAIEmbedder
 from tests.fake_openai import FakeOpenAI
 
@@ -8,17 +7,9 @@ PROVIDER_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY
                       "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_AD_TOKEN")
 
 
-@pytest.fixture(autouse=True)
-def _no_provider_variables(monkeypatch):
-    for name in PROVIDER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def fake():
-    """A fresh fake OpenAI API for one test (scripted faults never leak into the next test)."""
-    with FakeOpenAI() as server:
-        yield server
+_no_provider_variables = hidden_variables(*PROVIDER_VARIABLES)
+#: A fresh fake API for one test (scripted faults never leak into the next test).
+fake = served(FakeOpenAI)
 
 
 def embedder_for(server: FakeOpenAI, model_name: str = "text-embedding-3-small", **options) -> OpenAIEmbedder:

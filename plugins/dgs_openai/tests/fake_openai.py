@@ -12,25 +12,19 @@ wide and normalised as OpenAI's are (OpenAI cuts longer vectors; hashing straigh
 keeps a short text from landing on a zero vector). ``data`` is sent in reverse order, each item with its
 ``index``, so clients must order by index. ``usage`` counts words: the real API counts tiktoken tokens.
 
-Faults are scripted per request with :meth:`FakeOpenAI.script`; every request is recorded.
+Faults are scripted per request with :meth:`FakeOpenAI.script` (:class:`dgs_core.testing.fake_http.FakeHTTPServer`);
+every request is recorded.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
-import threading
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
-from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
+from dgs_core.testing.fake_http import Answer, FakeHTTPServer, Fault, Request, count_words, hashed_vectors
 
-from dgs_core.backends import HashingEmbedder
-from dgs_core.base import normalize_rows
+__all__ = ["FakeOpenAI", "Fault", "count_tokens"]
 
 #: Models the fake serves, with their full width; "nomic-embed-text" stands for a model the plugin does not know.
 MODELS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536,
@@ -40,92 +34,42 @@ SHORTENABLE = {"text-embedding-3-small", "text-embedding-3-large"}
 DEPLOYMENTS = {"my-embeddings": "text-embedding-3-small"}
 MAX_INPUTS = 2048
 AZURE_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/embeddings$")
-WORD = re.compile(r"\w+")
+
+#: The fake's ``usage``: words (bench/cloud_embedders.py sizes its requests by it).
+count_tokens = count_words
 
 
-@dataclass
-class Fault:
-    """What to do instead of (or before) answering one request."""
-
-    status: Optional[int] = None  # None: answer normally (after ``delay``)
-    body: Any = None  # dict (sent as JSON) or bytes (sent raw)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to wait before answering
-
-
-@dataclass
-class Request:
-    """One request as the server received it."""
-
-    path: str
-    headers: dict[str, str]
-    body: Any
-
+class EmbeddingsRequest(Request):
     @property
     def inputs(self) -> list[str]:
         value = self.body.get("input", []) if isinstance(self.body, dict) else []
         return [value] if isinstance(value, str) else list(value)
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeHTTPServer):
     """The server; use as a context manager. ``url`` is what ``BASE_URL`` should be."""
 
+    request_type = EmbeddingsRequest
+
     def __init__(self, api_key: str = "sk-test-key", always_float: bool = False) -> None:
+        super().__init__()
         self.api_key = api_key
         self.always_float = always_float  # like a minimal compatible server that ignores encoding_format
-        self.requests: list[Request] = []
-        self._faults: deque[Fault] = deque()
-        self._lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.answered = threading.Event()  # set whenever a response has been written (cleared by reset)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.root}/v1"
 
     @property
     def endpoint(self) -> str:
         """The root URL, as Azure's ``azure_endpoint``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.root
 
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def script(self, *faults: Fault) -> None:
-        """Answer the next requests with ``faults``, one each, then normally."""
-        with self._lock:
-            self._faults.extend(faults)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self.requests.clear()
-        self.answered.clear()
-
-    def _next_fault(self) -> Optional[Fault]:
-        with self._lock:
-            return self._faults.popleft() if self._faults else None
-
-    def answer(self, path: str, query: dict[str, list[str]], headers: dict[str, str], body: Any):
-        """``(status, payload, extra_headers)`` for one request."""
-        self.requests.append(Request(path, headers, body))
-        fault = self._next_fault()
-        if fault and fault.delay:
-            self.stopping.wait(fault.delay)
-        if fault and fault.status is not None:
-            return fault.status, fault.body, fault.headers
+    def answer(self, request: Request) -> Answer:
+        path, headers, body = request.path, request.headers, request.body
         azure = AZURE_PATH.match(path)
         if azure:
-            if not query.get("api-version"):
+            if not request.query.get("api-version"):
                 return 404, _error("Resource not found", "404"), {}
             key, model = headers.get("api-key"), DEPLOYMENTS.get(azure["deployment"], azure["deployment"])
         elif path == "/v1/embeddings":
@@ -138,7 +82,7 @@ class FakeOpenAI:
             return 400, _error("We could not parse the JSON body of your request.", None), {}
         return self.embeddings(body, model or body.get("model"))
 
-    def embeddings(self, body: dict[str, Any], model: Optional[str]):
+    def embeddings(self, body: dict[str, Any], model: Optional[str]) -> Answer:
         if model not in MODELS:
             return 404, _error(f"The model `{model}` does not exist or you do not have access to it.",
                                "model_not_found"), {}
@@ -153,7 +97,7 @@ class FakeOpenAI:
         dimensions = body.get("dimensions", MODELS[model])
         if "dimensions" in body and (model not in SHORTENABLE or not 0 < dimensions <= MODELS[model]):
             return 400, _error(f"This model does not support specifying dimensions={dimensions}.", None), {}
-        vectors = embed(inputs, dimensions)
+        vectors = hashed_vectors(inputs, dimensions)
         base64_wanted = body.get("encoding_format") == "base64" and not self.always_float
         data = [
             {"object": "embedding", "index": i,
@@ -165,43 +109,5 @@ class FakeOpenAI:
                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, {}
 
 
-def count_tokens(texts: list[str]) -> int:
-    """The fake's ``usage``: words (OpenAI counts tiktoken tokens, about 1.3 per English word)."""
-    return sum(len(WORD.findall(text)) for text in texts)
-
-
-def embed(texts: list[str], dimensions: int) -> np.ndarray:
-    """The fake's deterministic vectors: hashed words and trigrams, unit length."""
-    return normalize_rows(HashingEmbedder(dimension=dimensions).embed_documents(texts))
-
-
 def _error(message: str, code: Optional[str]) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        fake: FakeOpenAI = self.server.fake  # type: ignore[attr-defined]
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, payload, extra = fake.answer(url.path, parse_qs(url.query), headers, body)
-        content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(content)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(content)
-        except OSError:  # the client gave up (a timeout test): nothing to answer
-            pass
-        fake.answered.set()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass

@@ -5,10 +5,10 @@ import logging
 import numpy as np
 import pytest
 
+from dgs_core.testing.fake_http import hashed_vectors as embed
 from dgs_openai import tokens
 from dgs_openai.tokens import Tokenizer, estimate_tokens, get_tokenizer
 from tests.conftest import embedder_for
-from tests.fake_openai import embed
 
 TEXTS = [f"product number {i} with a short description" for i in range(10)]
 

@@ -3,27 +3,19 @@
 import subprocess
 import sys
 import textwrap
-from importlib.metadata import entry_points
-
-import pytest
 
 import dgs_openai.plugin
-from dgs_core.plugins import PluginRegistry
+from dgs_core.testing.plugins import installed_registration, registered_by_hand
 from dgs_openai.embedder import OpenAIEmbedder
 
 
 def test_registry_resolves_the_name_with_the_plugin_registered_by_hand():
-    registry = PluginRegistry(autoload=False)
-    registry.register_plugin(dgs_openai.plugin, name="openai")
+    registry = registered_by_hand(dgs_openai.plugin, "openai")
     assert registry.get_class("embedder", "openai") is OpenAIEmbedder
 
 
 def test_the_installed_entry_point_registers_the_name():
-    declared = [ep for ep in entry_points(group="dgs") if ep.name == "openai"]
-    if not declared:
-        pytest.skip("dgs-openai is not installed; run: pip install -e plugins/dgs_openai")
-    assert declared[0].value == "dgs_openai.plugin"
-    registration = PluginRegistry(autoload=True).registrations()["embedder"]["openai"]
+    registration = installed_registration("embedder", "openai", "dgs_openai.plugin")
     assert registration.cls is OpenAIEmbedder
     assert registration.distribution == "dgs-openai 0.1.0"
 

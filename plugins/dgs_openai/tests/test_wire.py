@@ -3,8 +3,9 @@
 import numpy as np
 
 from dgs_core.testing.embedder import cosine
+from dgs_core.testing.fake_http import hashed_vectors as embed
 from tests.conftest import embedder_for
-from tests.fake_openai import FakeOpenAI, embed
+from tests.fake_openai import FakeOpenAI
 
 
 def test_requests_carry_model_key_and_inputs_and_ask_for_base64(fake):

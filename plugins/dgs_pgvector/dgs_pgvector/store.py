@@ -17,15 +17,17 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Optional, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, TypeVar
 
 import numpy as np
 from django.db import ProgrammingError, connections, transaction
 
-from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
-from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
+from dgs_core.exceptions import EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import MAX_QUERY_TERMS, query_terms, relevance_to_score
+from dgs_core.options import option
 from dgs_pgvector.sql import (
     DDL_LOCK,
     UNDEFINED_COLUMN,
@@ -59,7 +61,7 @@ _COLLECTION_NAME = re.compile(r"[a-z0-9]{1,9}\Z")
 #: PostgreSQL truncates identifiers beyond 63 bytes; the longest name derived from TABLE adds a
 #: collection ("_" and up to 9 characters) and "_embedding_idx".
 _MAX_BASE_NAME = 63 - 10 - len("_embedding_idx")
-ITERATIVE_SCANS = ("strict_order", "relaxed_order", "off")
+IterativeScan = Literal["strict_order", "relaxed_order", "off"]
 #: A plain identifier, so the configuration can be written into the generated column's definition.
 _TEXT_SEARCH_CONFIG = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 #: Punctuation between word characters, which PostgreSQL's parser may keep inside one lexeme ("AC/DC" is `ac/dc`).
@@ -113,16 +115,6 @@ _UPSERT = """
 """
 
 
-def _option_error(name: str, problem: str) -> ConfigurationError:
-    return ConfigurationError(f"VECTOR_STORE['OPTIONS']['{name.upper()}'] {problem}")
-
-
-def _integer_option(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _option_error(name, f"must be an integer from {low} to {high}, not {value!r}.")
-    return value
-
-
 def _decoded(metadata: Any) -> dict[str, Any]:
     """A ``jsonb`` value as Python: Django's psycopg 3 setup hands it over as text, psycopg2 decodes it."""
     return json.loads(metadata) if isinstance(metadata, str) else metadata
@@ -162,79 +154,65 @@ class PgvectorStore(VectorStore):
         "table_name": "table", "using": "database", "hnsw_m": "m", "hnsw_ef_construction": "ef_construction",
     }
 
-    def __init__(
-        self,
-        database: str = "default",
-        table: str = "dgs_vectors",
-        collection: str = "",
-        m: int = 16,
-        ef_construction: int = 64,
-        ef_search: int = 100,
-        iterative_scan: str = "strict_order",
-        exact_search_rows: int = 5000,
-        text_search_config: str = "english",
-        dimension: Any = None,
-        distance: Any = None,
-        **options: Any,
-    ) -> None:
-        if options:
-            raise ConfigurationError(
-                f"VECTOR_STORE['OPTIONS'] for the pgvector store has unknown keys "
-                f"{sorted(k.upper() for k in options)}; it accepts DATABASE, TABLE, M, EF_CONSTRUCTION, EF_SEARCH, "
-                f"ITERATIVE_SCAN, EXACT_SEARCH_ROWS and TEXT_SEARCH_CONFIG."
-            )
-        for legacy, value, reason in (
-            ("dimension", dimension, "the table takes the embedder's dimension on its first write"),
-            ("distance", distance, "dgs always ranks by cosine similarity, so scores compare across stores"),
+    @dataclass(frozen=True)
+    class Options(VectorStore.Options):
+        database: str = option("default", help="the alias in DATABASES of a PostgreSQL database")
+        table: str = option("dgs_vectors", help="the base table name")
+        m: int = option(16, min=2, max=100, help="HNSW build parameter: links per node")
+        ef_construction: int = option(64, help="HNSW build parameter: candidates per insert (2*M to 1000)")
+        ef_search: int = option(100, min=1, max=1000, help="HNSW search breadth")
+        iterative_scan: IterativeScan = option("strict_order", help="how filtered HNSW searches go on")
+        exact_search_rows: int = option(5000, min=0, max=10_000_000,
+                                        help="filtered searches expected to match at most this many rows are exact")
+        text_search_config: str = option("english", help="PostgreSQL text search configuration of keyword search")
+        dimension: Any = option(None, listed=False, help="django_graph_search's; ignored with a warning")
+        distance: Any = option(None, listed=False, help="django_graph_search's; ignored with a warning")
+
+        def __post_init__(self) -> None:
+            database, table, collection = self.database, self.table, self.collection
+            if database not in connections.settings:
+                raise ValueError(f"{{database}} is {database!r}, which is not in DATABASES "
+                                 f"({', '.join(connections.settings)}).")
+            if connections[database].vendor != "postgresql":
+                raise ValueError(f"{{database}} is {database!r}, a {connections[database].vendor} database; pgvector "
+                                 "needs PostgreSQL.")
+            if not _TABLE_NAME.match(table) or len(table) > _MAX_BASE_NAME:
+                raise ValueError(f"{{table}} is {table!r}; use lower-case letters, digits and _ (at most "
+                                 f"{_MAX_BASE_NAME} characters).")
+            if collection and (not _COLLECTION_NAME.match(collection) or collection == "meta"):
+                raise ValueError(f"{{collection}} is {collection!r}; use 1 to 9 lower-case letters and digits, "
+                                 "not 'meta'.")
+            if not _TEXT_SEARCH_CONFIG.match(self.text_search_config):
+                raise ValueError(
+                    f"{{text_search_config}} is {self.text_search_config!r}; use the name of a PostgreSQL text search "
+                    "configuration, a plain lower-case identifier such as 'english' or 'simple' (`\\dF` in psql "
+                    "lists them)."
+                )
+            if not 2 * self.m <= self.ef_construction <= 1000:
+                raise ValueError(f"{{ef_construction}} must be an integer from {2 * self.m} to 1000, not "
+                                 f"{self.ef_construction!r}.")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for legacy, reason in (
+            ("dimension", "the table takes the embedder's dimension on its first write"),
+            ("distance", "dgs always ranks by cosine similarity, so scores compare across stores"),
         ):
-            if value is not None:
+            if getattr(self.options, legacy) is not None:
                 warnings.warn(
                     f"VECTOR_STORE['OPTIONS']['{legacy.upper()}'] is ignored by the pgvector store ({reason}); "
                     f"remove it.",
                     DeprecationWarning,
                     stacklevel=2,
                 )
-        if database not in connections.settings:
-            raise _option_error(
-                "database", f"is {database!r}, which is not in DATABASES ({', '.join(connections.settings)})."
-            )
-        if connections[database].vendor != "postgresql":
-            raise _option_error(
-                "database", f"is {database!r}, a {connections[database].vendor} database; pgvector needs PostgreSQL."
-            )
-        if not isinstance(table, str) or not _TABLE_NAME.match(table) or len(table) > _MAX_BASE_NAME:
-            raise _option_error(
-                "table", f"is {table!r}; use lower-case letters, digits and _ (at most {_MAX_BASE_NAME} characters)."
-            )
-        if collection and (not _COLLECTION_NAME.match(collection) or collection == "meta"):
-            raise _option_error(
-                "collection", f"is {collection!r}; use 1 to 9 lower-case letters and digits, not 'meta'."
-            )
-        if iterative_scan not in ITERATIVE_SCANS:
-            raise _option_error(
-                "iterative_scan", f"must be one of {', '.join(ITERATIVE_SCANS)}, not {iterative_scan!r}."
-            )
-        if not isinstance(text_search_config, str) or not _TEXT_SEARCH_CONFIG.match(text_search_config):
-            raise _option_error(
-                "text_search_config",
-                f"is {text_search_config!r}; use the name of a PostgreSQL text search configuration, a plain "
-                f"lower-case identifier such as 'english' or 'simple' (`\\dF` in psql lists them).",
-            )
-        m = _integer_option("m", m, 2, 100)
-        ef_construction = _integer_option("ef_construction", ef_construction, 2 * m, 1000)
-        ef_search = _integer_option("ef_search", ef_search, 1, 1000)
-        exact_search_rows = _integer_option("exact_search_rows", exact_search_rows, 0, 10_000_000)
-        super().__init__(database=database, table=table, collection=collection, m=m, ef_construction=ef_construction,
-                         ef_search=ef_search, iterative_scan=iterative_scan, exact_search_rows=exact_search_rows,
-                         text_search_config=text_search_config)
-        self.database = database
-        self.collection = collection
-        self.table = f"{table}_{collection}" if collection else table
-        self.meta_table = f"{table}_meta"
+        options = self.options
+        self.database, self.collection = options.database, options.collection
+        self.table = f"{options.table}_{options.collection}" if options.collection else options.table
+        self.meta_table = f"{options.table}_meta"
         self._table_sql, self._meta_table_sql = quote(self.table), quote(self.meta_table)
-        self.m, self.ef_construction = m, ef_construction
-        self.ef_search, self.iterative_scan = ef_search, iterative_scan
-        self.exact_search_rows, self.text_search_config = exact_search_rows, text_search_config
+        self.m, self.ef_construction = options.m, options.ef_construction
+        self.ef_search, self.iterative_scan = options.ef_search, options.iterative_scan
+        self.exact_search_rows, self.text_search_config = options.exact_search_rows, options.text_search_config
         # (dimension of the table, pgvector version) once a search has read them; reset when the table goes.
         self._search_setup: Optional[tuple[int, tuple[int, ...]]] = None
 
@@ -317,13 +295,9 @@ class PgvectorStore(VectorStore):
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
         # An id named twice: the last one wins (one INSERT cannot update a row twice). Sorted by id so that
         # concurrent upserts of overlapping batches lock rows in the same order and never deadlock.
-        latest = sorted({doc.id: doc for doc in documents}.values(), key=lambda doc: doc.id)
+        latest, vectors = upsert_batch(sorted(documents, key=lambda doc: doc.id))
         if not latest:
             return
-        sizes = {np.asarray(doc.vector).size for doc in latest}
-        if len(sizes) > 1:
-            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
-        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
         statement = _UPSERT.format(table=self._table_sql)
         with self._cursor() as cursor:
             self._require_table(cursor, vectors.shape[1])
@@ -367,14 +341,8 @@ class PgvectorStore(VectorStore):
     # Search
     # ---------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         if k <= 0:
             return []
         query = normalize_rows(vector)[0]
@@ -438,14 +406,8 @@ class PgvectorStore(VectorStore):
             rows = cursor.fetchall()
         return rows
 
-    def keyword_search(
-        self,
-        query: str,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+                       filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         """PostgreSQL full-text search ranked by BM25: documents whose ``text_tsv`` holds any word of ``query``
         or any of its words joined by punctuation (each analysed by ``plainto_tsquery`` with ``TEXT_SEARCH_CONFIG``,
         so user text is never tsquery syntax), with ``models`` and ``filters`` in the same ``WHERE``; rare words

@@ -475,7 +475,7 @@ def test_missing_extension_is_a_clear_error():
 
 
 @pytest.mark.parametrize(("options", "named"), [
-    ({"path": "/tmp/x"}, "unknown keys ['PATH']"),
+    ({"path": "/tmp/x"}, "unknown keys PATH"),
     ({"database": "nope"}, "['DATABASE'] is 'nope', which is not in DATABASES"),
     ({"database": "sqlite"}, "['DATABASE'] is 'sqlite', a sqlite database; pgvector needs PostgreSQL"),
     ({"table": "Vectors; DROP"}, "['TABLE'] is 'Vectors; DROP'"),

@@ -22,7 +22,7 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows
+from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, upsert_batch
 from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import relevance_to_score
@@ -87,9 +87,11 @@ class QdrantVectorStore(VectorStore):
     collection ``<COLLECTION_NAME>_<collection>``. See the package README.
     """
 
+    Options = QdrantOptions
+
     def __init__(self, **options: Any) -> None:
-        self.settings = QdrantOptions.parse(options)
         super().__init__(**options)
+        self.settings: QdrantOptions = self.options
         self.name = self.settings.qdrant_collection
         self.location = self.settings.location
         persistent = self.location.path != clients.MEMORY
@@ -198,17 +200,13 @@ class QdrantVectorStore(VectorStore):
     # ---------------------------------------------------------------------------------------------
 
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
-        latest = list({doc.id: doc for doc in documents}.values())  # an id named twice: the last one wins
+        latest, vectors = upsert_batch(documents)
         if not latest:
             return
-        sizes = {np.asarray(doc.vector).size for doc in latest}
-        if len(sizes) > 1:
-            raise EmbedderMismatchError(f"One upsert mixes vectors of dimensions {sorted(sizes)}; use one embedder.")
-        state = self._create(sizes.pop())
+        state = self._create(vectors.shape[1])
         self._index_payload(state, latest)
-        # Normalised here because a server normalises cosine vectors on insert but local mode keeps them as
-        # given: stored vectors are then unit length in both modes.
-        vectors = normalize_rows(np.stack([np.asarray(doc.vector, dtype=np.float32).ravel() for doc in latest]))
+        # Normalised (by upsert_batch) because a server normalises cosine vectors on insert but local mode keeps
+        # them as given: stored vectors are then unit length in both modes.
         points = [
             qm.PointStruct(id=point_id(doc.id), vector=self._vectors(state, doc, dense), payload=payload(doc))
             for doc, dense in zip(latest, vectors, strict=True)
@@ -311,14 +309,8 @@ class QdrantVectorStore(VectorStore):
     # Reads
     # ---------------------------------------------------------------------------------------------
 
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
+               filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         must = self._conditions(models, filters)
         state = self._collection()
         if must is None or state is None or k <= 0:
@@ -329,14 +321,8 @@ class QdrantVectorStore(VectorStore):
         points = self._query(query.tolist(), None, k, must, self._search_params)
         return [self._hit(point, float(cosine_to_score(point.score))) for point in points]
 
-    def keyword_search(
-        self,
-        query: str,
-        k: int,
-        *,
-        models: Optional[Sequence[str]] = None,
-        filters: Optional[Sequence[Condition]] = None,
-    ) -> list[VectorHit]:
+    def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
+                       filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         """BM25 over the sparse vector ``"text"``: the query's stemmed terms, weighted by Qdrant's IDF.
 
         A collection created before dgs-qdrant had keyword search has no such vector: it finds nothing

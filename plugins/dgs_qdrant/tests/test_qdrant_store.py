@@ -15,7 +15,7 @@ from qdrant_client import models as qm
 from dgs_core.base import document_id
 from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
 from dgs_core.filters import Condition
-from dgs_core.testing.vector_store import PRODUCT, REVIEW, make_doc, random_vectors
+from dgs_core.testing.vector_store import PRODUCT, REVIEW, make_doc, opener, random_vectors
 from dgs_qdrant.store import KEYWORD_VECTOR, POINT_ID_NAMESPACE, QdrantVectorStore, point_id
 
 DIMENSION = 16
@@ -24,15 +24,8 @@ DIMENSION = 16
 @pytest.fixture
 def raw_client(local_dir):
     """Opens the directory with a plain QdrantClient, as another tool would (the stores must be closed)."""
-    opened = []
-
-    def open_raw():
-        opened.append(QdrantClient(path=local_dir))
-        return opened[-1]
-
-    yield open_raw
-    for client in opened:
-        client.close()
+    with opener(lambda: QdrantClient(path=local_dir)) as open_raw:
+        yield open_raw
 
 
 def test_point_ids_are_uuid5_of_the_document_id_and_never_change():

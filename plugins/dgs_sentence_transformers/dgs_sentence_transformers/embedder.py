@@ -28,27 +28,15 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from dgs_core.base import Embedder
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, PluginError
+from dgs_core.options import option
 
 DEFAULT_MODEL_NAME = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
-
-#: Every option this embedder accepts (lower-cased, as core passes them) with its default.
-OPTION_DEFAULTS: dict[str, Any] = {
-    "device": "cpu",
-    "batch_size": 64,
-    "normalize": True,
-    "query_prompt": None,
-    "document_prompt": None,
-    "query_prompt_name": None,
-    "document_prompt_name": None,
-    "trust_remote_code": False,
-    "cache_folder": None,
-}
 
 DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?)$")
 
@@ -112,22 +100,49 @@ class SentenceTransformerEmbedder(Embedder):
 
     registered_name = "sentence-transformers"
 
+    @dataclass(frozen=True)
+    class Options(Embedder.Options):
+        model_name: Optional[str] = option(DEFAULT_MODEL_NAME, listed=False, help="a hub id or a model directory")
+        device: str = option("cpu", help="'cpu', 'cuda', 'cuda:1', 'mps', or 'auto' for the best available")
+        batch_size: int = option(64, positive=True, example=64, help="texts per forward pass")
+        normalize: bool = option(True, help="unit-length vectors")
+        query_prompt: Optional[str] = option(None, help="prefix of queries, e.g. 'query: '")
+        document_prompt: Optional[str] = option(None, help="prefix of documents, e.g. 'passage: '")
+        query_prompt_name: Optional[str] = option(None, help="name of a prompt of the model's configuration")
+        document_prompt_name: Optional[str] = option(None, help="name of a prompt of the model's configuration")
+        trust_remote_code: bool = option(False, help="allow models that ship their own Python code")
+        cache_folder: Optional[Union[str, os.PathLike]] = option(None, help="where hub downloads go")
+
+        def __post_init__(self) -> None:
+            model_name = self.model_name
+            if model_name and _looks_like_path(model_name) and not os.path.isdir(os.path.expanduser(model_name)):
+                raise ValueError(
+                    f"MODEL_NAME {model_name!r} looks like a local path, but no directory exists there "
+                    f"(relative paths start from {os.getcwd()!r}). Fix the path to the model directory, or use a "
+                    "Hugging Face hub id such as 'sentence-transformers/all-MiniLM-L6-v2'."
+                )
+            if not DEVICE.match(self.device):
+                raise ValueError(f"{{device}} is {self.device!r}, which is not a device name; use 'cpu', 'cuda', "
+                                 "'cuda:1', 'mps', or 'auto' for the best available.")
+            for kind in ("query", "document"):
+                if getattr(self, f"{kind}_prompt") is not None and getattr(self, f"{kind}_prompt_name") is not None:
+                    raise ValueError(
+                        f"OPTIONS sets both {kind.upper()}_PROMPT and {kind.upper()}_PROMPT_NAME; keep one "
+                        "(the prompt text, or the name of a prompt defined in the model's configuration)."
+                    )
+
     def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
-        model_name = model_name or DEFAULT_MODEL_NAME
-        problems = self.check_options(model_name, options)
-        if problems:
-            raise ConfigurationError(" ".join(problems))
         super().__init__(model_name, **options)
-        settings = {**OPTION_DEFAULTS, **options}
-        self.device: str = settings["device"]
-        self.batch_size: int = settings["batch_size"]
-        self.normalize: bool = settings["normalize"]
-        self.query_prompt: Optional[str] = settings["query_prompt"]
-        self.document_prompt: Optional[str] = settings["document_prompt"]
-        self.query_prompt_name: Optional[str] = settings["query_prompt_name"]
-        self.document_prompt_name: Optional[str] = settings["document_prompt_name"]
-        cache_folder = settings["cache_folder"]
-        self._model_key = (model_name, self.device, settings["trust_remote_code"],
+        settings = self.options
+        self.device: str = settings.device
+        self.batch_size: int = settings.batch_size
+        self.normalize: bool = settings.normalize
+        self.query_prompt: Optional[str] = settings.query_prompt
+        self.document_prompt: Optional[str] = settings.document_prompt
+        self.query_prompt_name: Optional[str] = settings.query_prompt_name
+        self.document_prompt_name: Optional[str] = settings.document_prompt_name
+        cache_folder = settings.cache_folder
+        self._model_key = (self.model_name, self.device, settings.trust_remote_code,
                            None if cache_folder is None else os.fspath(cache_folder))
         self._loaded: Optional[_LoadedModel] = None
         self._dimension: Optional[int] = None
@@ -224,47 +239,3 @@ class SentenceTransformerEmbedder(Embedder):
             encoded = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False,
                                 return_offsets_mapping=True)
         return [(int(start), int(end)) for start, end in encoded["offset_mapping"] if end > start]
-
-    @classmethod
-    def check_options(cls, model_name: Optional[str], options: dict[str, Any]) -> list[str]:
-        """Problems with ``MODEL_NAME`` and ``OPTIONS``, found without loading the model."""
-        problems = []
-        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
-        if unknown:
-            problems.append(
-                f"OPTIONS has unknown keys {', '.join(k.upper() for k in unknown)}; the sentence-transformers "
-                f"embedder accepts {', '.join(k.upper() for k in OPTION_DEFAULTS)}."
-            )
-        if model_name and _looks_like_path(model_name) and not os.path.isdir(os.path.expanduser(model_name)):
-            problems.append(
-                f"MODEL_NAME {model_name!r} looks like a local path, but no directory exists there "
-                f"(relative paths start from {os.getcwd()!r}). Fix the path to the model directory, or use a "
-                "Hugging Face hub id such as 'sentence-transformers/all-MiniLM-L6-v2'."
-            )
-        batch_size = options.get("batch_size", OPTION_DEFAULTS["batch_size"])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            problems.append(f"OPTIONS['BATCH_SIZE'] must be a positive integer (e.g. 64), not {batch_size!r}.")
-        device = options.get("device", OPTION_DEFAULTS["device"])
-        if not isinstance(device, str) or not DEVICE.match(device):
-            problems.append(
-                f"OPTIONS['DEVICE'] is {device!r}, which is not a device name; use 'cpu', 'cuda', 'cuda:1', "
-                "'mps', or 'auto' for the best available."
-            )
-        for key in ("normalize", "trust_remote_code"):
-            value = options.get(key, OPTION_DEFAULTS[key])
-            if not isinstance(value, bool):
-                problems.append(f"OPTIONS['{key.upper()}'] must be True or False, not {value!r}.")
-        for kind in ("query", "document"):
-            prompt, prompt_name = options.get(f"{kind}_prompt"), options.get(f"{kind}_prompt_name")
-            for key, value in ((f"{kind}_prompt", prompt), (f"{kind}_prompt_name", prompt_name)):
-                if value is not None and not isinstance(value, str):
-                    problems.append(f"OPTIONS['{key.upper()}'] must be a string, not {value!r}.")
-            if prompt is not None and prompt_name is not None:
-                problems.append(
-                    f"OPTIONS sets both {kind.upper()}_PROMPT and {kind.upper()}_PROMPT_NAME; keep one "
-                    "(the prompt text, or the name of a prompt defined in the model's configuration)."
-                )
-        cache_folder = options.get("cache_folder")
-        if cache_folder is not None and not isinstance(cache_folder, (str, os.PathLike)):
-            problems.append(f"OPTIONS['CACHE_FOLDER'] must be a directory path, not {cache_folder!r}.")
-        return problems

@@ -26,12 +26,14 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
 from dgs_core.base import Reranker, VectorHit
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, PluginError
+from dgs_core.options import option
 from dgs_sentence_transformers.embedder import SentenceTransformerEmbedder
 
 SETTING = "GRAPH_SEARCH['LANGGRAPH']['RERANKER']"
@@ -59,9 +61,17 @@ class BiEncoderReranker(Reranker):
     sentence-transformers embedder, plus ``max_passages`` (default 8).
     """
 
-    def __init__(self, model_name: Optional[str] = None, max_passages: int = 8, config: Any = None,
-                 store: Any = None, **options: Any) -> None:
+    options_setting = f"{SETTING}['OPTIONS']"
+
+    @dataclass(frozen=True)
+    class Options(SentenceTransformerEmbedder.Options):
+        model_name: Optional[str] = option(None, listed=False, help="default: the default profile's model")
+        max_passages: int = option(8, positive=True, help="passages of a text compared with the query")
+
+    def __init__(self, model_name: Optional[str] = None, config: Any = None, store: Any = None,
+                 **options: Any) -> None:
         super().__init__(model_name, **options)
+        embedder_options = {key: value for key, value in options.items() if key != "max_passages"}
         # The configured embedder's vectors are in the store already: no need to embed whole texts again.
         self.reuse_stored_vectors = model_name is None
         if model_name is None:
@@ -74,9 +84,9 @@ class BiEncoderReranker(Reranker):
                     f"{profile.backend!r}, not sentence-transformers; set MODEL_NAME to a sentence-embedding "
                     "model for the bi-encoder reranker."
                 )
-            model_name, options = profile.model_name, {**profile.options, **options}
-        self.embedder = SentenceTransformerEmbedder(model_name, **options)
-        self.max_passages = max_passages
+            model_name, embedder_options = profile.model_name, {**profile.options, **embedder_options}
+        self.embedder = SentenceTransformerEmbedder(model_name, **embedder_options)
+        self.max_passages = self.options.max_passages
         self.store = store
 
     def _stored_vectors(self, hits: list[VectorHit]) -> Optional[np.ndarray]:
@@ -166,19 +176,24 @@ def load_cross_encoder(model_name: str, device: str) -> Any:
 class CrossEncoderReranker(Reranker):
     """Scores (query, text) pairs with a cross-encoder; options ``device`` (default "cpu") and ``batch_size``."""
 
-    def __init__(self, model_name: Optional[str] = None, device: str = "cpu", batch_size: int = 32,
-                 **options: Any) -> None:
-        if not model_name:
-            raise ConfigurationError(
-                f"{SETTING}['MODEL_NAME'] is required by the cross-encoder reranker: a hub id such as "
-                "'cross-encoder/ms-marco-MiniLM-L-6-v2' or a local model directory."
-            )
-        if options:
-            raise ConfigurationError(f"{SETTING}['OPTIONS'] has unknown keys {', '.join(k.upper() for k in options)}; "
-                                     "the cross-encoder reranker accepts DEVICE and BATCH_SIZE.")
-        super().__init__(model_name)
-        self.device = device
-        self.batch_size = batch_size
+    options_setting = f"{SETTING}['OPTIONS']"
+
+    @dataclass(frozen=True)
+    class Options(Reranker.Options):
+        device: str = option("cpu", help="'cpu', 'cuda', 'cuda:1', 'mps', or 'auto'")
+        batch_size: int = option(32, positive=True, help="pairs per forward pass")
+
+        def __post_init__(self) -> None:
+            if not self.model_name:
+                raise ValueError(
+                    f"{SETTING}['MODEL_NAME'] is required by the cross-encoder reranker: a hub id such as "
+                    "'cross-encoder/ms-marco-MiniLM-L-6-v2' or a local model directory."
+                )
+
+    def __init__(self, model_name: Optional[str] = None, **options: Any) -> None:
+        super().__init__(model_name, **options)
+        self.device = self.options.device
+        self.batch_size = self.options.batch_size
 
     def rerank(self, query: str, hits: Sequence[VectorHit], top_k: int) -> list[VectorHit]:
         hits = list(hits)

@@ -3,28 +3,20 @@
 import subprocess
 import sys
 import textwrap
-from importlib.metadata import entry_points
-
-import pytest
 
 import dgs_sentence_transformers.plugin
-from dgs_core.plugins import PluginRegistry
+from dgs_core.testing.plugins import installed_registration, registered_by_hand
 from dgs_sentence_transformers.embedder import SentenceTransformerEmbedder
 
 
 def test_registry_resolves_the_name_with_the_plugin_registered_by_hand():
-    registry = PluginRegistry(autoload=False)
-    registry.register_plugin(dgs_sentence_transformers.plugin, name="sentence-transformers")
+    registry = registered_by_hand(dgs_sentence_transformers.plugin, "sentence-transformers")
     assert registry.get_class("embedder", "sentence-transformers") is SentenceTransformerEmbedder
     assert "sentence-transformers" in registry.names("embedder")
 
 
 def test_the_installed_entry_point_registers_the_name():
-    declared = [ep for ep in entry_points(group="dgs") if ep.name == "sentence-transformers"]
-    if not declared:
-        pytest.skip("dgs-sentence-transformers is not installed; run: pip install -e plugins/dgs_sentence_transformers")
-    assert declared[0].value == "dgs_sentence_transformers.plugin"
-    registration = PluginRegistry(autoload=True).registrations()["embedder"]["sentence-transformers"]
+    registration = installed_registration("embedder", "sentence-transformers", "dgs_sentence_transformers.plugin")
     assert registration.cls is SentenceTransformerEmbedder
     assert registration.distribution == "dgs-sentence-transformers 0.1.0"
 
