@@ -183,7 +183,7 @@ class SearchApi:
 
 
 class SearchApiView(SearchApi, APIView):
-    pass
+    """A DRF view of the search API."""
 
 
 class SearchView(SearchApiView):
@@ -197,9 +197,9 @@ class SearchView(SearchApiView):
     parameters = {"GET": (SearchParameters,)}
 
     @openapi.described(operation_id="search", summary="Semantic search over the configured models.",
-                   responses={200: OpenApiResponse(openapi.SearchResultsSerializer, "Hits, best first."),
-                              **openapi.SEARCH_ERRORS},
-                   parameters=openapi.ACCESS_HEADERS)
+                       responses={200: OpenApiResponse(openapi.SearchResultsSerializer, "Hits, best first."),
+                                  **openapi.SEARCH_ERRORS},
+                       parameters=openapi.ACCESS_HEADERS)
     def get(self, request: Request) -> Response:
         parameters = SearchParameters(data=request.query_params)
         parameters.is_valid(raise_exception=True)
@@ -213,12 +213,12 @@ class SimilarView(SearchApiView):
     parameters = {"GET": (SimilarPath, SimilarParameters)}
 
     @openapi.described(operation_id="similar", summary="Objects most like one object (never the object itself).",
-                   responses={200: OpenApiResponse(openapi.SimilarResultsSerializer, "Neighbours, best first."),
-                              404: openapi.error("No searchable object with this model and primary key (also for "
-                                                "models that are not configured, and rows the caller may not "
-                                                "see)."),
-                              **openapi.SEARCH_ERRORS},
-                   parameters=openapi.ACCESS_HEADERS)
+                       responses={200: OpenApiResponse(openapi.SimilarResultsSerializer, "Neighbours, best first."),
+                                  404: openapi.error("No searchable object with this model and primary key (also for "
+                                                     "models that are not configured, and rows the caller may not "
+                                                     "see)."),
+                                  **openapi.SEARCH_ERRORS},
+                       parameters=openapi.ACCESS_HEADERS)
     def get(self, request: Request, model: str, pk: str) -> Response:
         parameters = SimilarParameters(data=request.query_params)
         parameters.is_valid(raise_exception=True)
@@ -256,11 +256,11 @@ class ConversationView(SearchApiView):
     parameters = {"DELETE": (ConversationToForget,)}
 
     @openapi.described(operation_id="conversation_turn", summary="One turn of a search conversation.",
-                   request=ConversationTurn,
-                   responses={200: OpenApiResponse(openapi.ConversationResultsSerializer,
-                                                 "Hits for the interpreted query."),
-                              **openapi.OFF, **openapi.SEARCH_ERRORS},
-                   parameters=openapi.ACCESS_HEADERS)
+                       request=ConversationTurn,
+                       responses={200: OpenApiResponse(openapi.ConversationResultsSerializer,
+                                                     "Hits for the interpreted query."),
+                                  **openapi.OFF, **openapi.SEARCH_ERRORS},
+                       parameters=openapi.ACCESS_HEADERS)
     def post(self, request: Request) -> Response:
         _conversational()
         turn = ConversationTurn(data=request.data)
@@ -271,9 +271,9 @@ class ConversationView(SearchApiView):
         return Response(reply.as_dict())
 
     @openapi.described(operation_id="conversation_clear", summary="Forget a conversation.",
-                   responses={200: OpenApiResponse(openapi.ConversationForgottenSerializer, "Forgotten."),
-                              **openapi.OFF, **openapi.SEARCH_ERRORS},
-                   parameters=openapi.ACCESS_HEADERS)
+                       responses={200: OpenApiResponse(openapi.ConversationForgottenSerializer, "Forgotten."),
+                                  **openapi.OFF, **openapi.SEARCH_ERRORS},
+                       parameters=openapi.ACCESS_HEADERS)
     def delete(self, request: Request) -> Response:
         _conversational()
         parameters = ConversationToForget(data=request.query_params)
@@ -296,13 +296,13 @@ class StreamView(SearchApiView):
         return super().perform_content_negotiation(request, force=True)
 
     @openapi.described(operation_id="stream", summary="Search, streamed as events (ndjson or sse).",
-                   responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
+                       responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
     def get(self, request: Request) -> StreamingHttpResponse:
         _streaming()
         return self.stream(SearchParameters(data=request.query_params), request)
 
     @openapi.described(operation_id="stream_post", summary="Search from a JSON body, streamed as events.",
-                   request=SearchBody, responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
+                       request=SearchBody, responses=openapi.STREAM_RESPONSES, parameters=openapi.ACCESS_HEADERS)
     def post(self, request: Request) -> StreamingHttpResponse:
         _streaming()
         return self.stream(SearchBody(data=request.data), request)
@@ -330,9 +330,9 @@ class SchemaView(SearchApi, SpectacularAPIView):
     generator_class = openapi.SearchApiGenerator
 
     @openapi.described(operation_id="schema", summary="This OpenAPI document.",
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="OpenAPI 3.0 document."),
-                              **openapi.ACCESS_ERRORS},
-                   parameters=[*openapi.LANGUAGE, *openapi.ACCESS_HEADERS])
+                       responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="OpenAPI 3.0 document."),
+                                  **openapi.ACCESS_ERRORS},
+                       parameters=[*openapi.LANGUAGE, *openapi.ACCESS_HEADERS])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
