@@ -30,6 +30,8 @@ __all__ = ["build", "build_embedder", "build_vector_store", "check_embedder", "e
 
 _lock = threading.RLock()
 _instances: dict[Any, Any] = {}
+#: (store, embedder id, writing, generation state) combinations check_embedder has passed in this process.
+_checked_embedders: set[tuple[int, str, bool, Any]] = set()
 
 
 def get_embedder(profile: Optional[str] = None) -> Embedder:
@@ -95,8 +97,8 @@ def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = Fa
     generation state.
     """
     state = store.state() if isinstance(store, GenerationRouter) else None
-    key = ("embedder-checked", id(store), embedder.id, writing, state)
-    if key in _instances:
+    key = (id(store), embedder.id, writing, state)
+    if key in _checked_embedders:
         return
     keep_recorded_spelling(store.embedder_info(), embedder)
     if writing and isinstance(store, GenerationRouter):
@@ -109,7 +111,7 @@ def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = Fa
         elif info is not None and (info.get("embedder") != embedder.id or info.get("dimension") != embedder.dimension):
             raise _mismatch(info, embedder)
     with _lock:
-        _instances[key] = True
+        _checked_embedders.add(key)
 
 
 def get_search_embedder(store: VectorStore) -> Embedder:
@@ -158,6 +160,7 @@ def reset() -> None:
     with _lock:
         instances = list(_instances.values())
         _instances.clear()
+        _checked_embedders.clear()
     # Closed outside the lock: a transport's worker thread may be inside shared() while it finishes.
     for instance in instances:
         close = getattr(instance, "close", None)
