@@ -1,8 +1,9 @@
 """Qdrant clients shared per location within a process, and engine failures turned into dgs errors.
 
 A rebuild makes core build one store instance per collection on the same location. They share one
-client: local mode allows a single client per directory (it locks the folder), ``:memory:`` is only one
-storage when it is one client, and a server is best reached through one connection pool. The client is
+client: embedded mode (Qdrant Edge) opens each shard once per process (it locks the shard's write-ahead
+log), ``:memory:`` is only one storage when it is one client, and a server is best reached through one
+connection pool. The client is
 closed when the last store using it closes, except the in-memory one (see :func:`release`).
 """
 
@@ -21,6 +22,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from dgs_core.exceptions import BackendUnavailable
+from dgs_qdrant.edge import Description, EdgeClient
 
 MEMORY = ":memory:"
 
@@ -30,7 +32,7 @@ _REFUSED = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 
 @dataclass(frozen=True)
 class Location:
-    """Where the collections live: a server (``url``) or local mode (``path``, a directory or ``:memory:``)."""
+    """Where the collections live: a server (``url``) or embedded mode (``path``, a directory or ``:memory:``)."""
 
     url: Optional[str] = None
     api_key: Optional[str] = field(default=None, repr=False)
@@ -45,24 +47,14 @@ class Location:
 
     def describe(self) -> str:
         if self.path == MEMORY:
-            return "the in-memory Qdrant (PATH ':memory:')"
+            return "the in-memory Qdrant Edge (PATH ':memory:')"
         if self.path:
-            return f"the local Qdrant at PATH {self.path!r}"
+            return f"the embedded Qdrant Edge at PATH {self.path!r}"
         return f"the Qdrant server at URL {self.url!r}" + (" (gRPC)" if self.prefer_grpc else "")
 
-    def connect(self) -> QdrantClient:
-        if self.path == MEMORY:
-            return QdrantClient(location=MEMORY)
+    def connect(self) -> QdrantClient | EdgeClient:
         if self.path:
-            try:
-                # Thread checks off: every call on a local client is serialised by SharedClient.lock.
-                return QdrantClient(path=self.path, force_disable_check_same_thread=True)
-            except RuntimeError as exc:  # the folder lock of local mode
-                raise BackendUnavailable(
-                    f"{self.describe()} is already open in another process ({exc}). Local mode serves one "
-                    "process: several web workers, a Celery worker or a second manage.py command cannot share "
-                    "it. Run a Qdrant server and set VECTOR_STORE['OPTIONS']['URL'] instead of PATH."
-                ) from exc
+            return EdgeClient(None if self.path == MEMORY else self.path, self.describe())
         # No version check: it costs a request per process and only warns; the one server feature dgs needs
         # beyond the basics (collection metadata, Qdrant 1.16) is verified when the embedder is recorded.
         return QdrantClient(
@@ -71,8 +63,18 @@ class Location:
         )
 
 
+def describe(client: QdrantClient | EdgeClient, name: str) -> Optional[Description]:
+    """What the store needs to know of collection ``name``; ``None`` when it does not exist (a server raises)."""
+    if isinstance(client, EdgeClient):
+        return client.describe(name)
+    info = client.get_collection(name)
+    return Description(info.config.params.vectors.size, info.config.metadata or {}, set(info.payload_schema),
+                       set(info.config.params.sparse_vectors or {}))
+
+
 class SharedClient:
-    """One client and the lock its calls take; local mode has no locking of its own, server clients do."""
+    """One client and the lock its calls take: embedded mode's client keeps open shards in a plain dict, server
+    clients lock themselves."""
 
     def __init__(self, location: Location) -> None:
         self.location = location
@@ -105,7 +107,7 @@ def acquire(location: Location) -> SharedClient:
 
 
 def release(shared: SharedClient) -> None:
-    """Give back a client from :func:`acquire`; the last user closes it (and unlocks a local folder).
+    """Give back a client from :func:`acquire`; the last user closes it (and unlocks an embedded directory).
 
     The in-memory client stays open for the life of the process, like a server: its collections survive
     core rebuilding its components (a settings change), and ``drop()`` is what deletes one.
@@ -122,7 +124,7 @@ def release(shared: SharedClient) -> None:
 @atexit.register
 def _close_all() -> None:
     """Close the clients still open at exit while imports still work; qdrant-client's ``__del__`` runs too
-    late to unlock a local folder cleanly."""
+    late to unlock an embedded directory cleanly."""
     with _shared_lock:
         for shared in _shared.values():
             shared.client.close()

@@ -12,7 +12,7 @@ from dgs_qdrant.clients import MEMORY, Location
 
 #: Characters Qdrant refuses in collection names.
 _FORBIDDEN_IN_NAMES = set('<>:"/\\|?*\0\x1f')
-#: Options of a connection to a server, which local mode has none of.
+#: Options of a connection to a server, which embedded (local) mode has none of.
 _SERVER_ONLY = ("api_key", "prefer_grpc", "grpc_port", "timeout", "on_disk", "hnsw_ef")
 
 
@@ -27,7 +27,7 @@ class QdrantOptions(VectorStore.Options):
     timeout: Optional[int] = option(None, positive=True, unit="seconds", help="of each request to the server")
     on_disk: Optional[bool] = option(None, help="keep the vectors of new collections on disk")
     hnsw_ef: Optional[int] = option(None, positive=True, help="HNSW search breadth")
-    path: Optional[str] = option(None, min=1, help="local mode: a directory, or ':memory:'")
+    path: Optional[str] = option(None, min=1, help="embedded mode (Qdrant Edge): a directory, or ':memory:'")
     collection_name: str = option("dgs", min=1, help="the Qdrant collection (and the alias of rebuilds)")
     distance: Any = option(None, listed=False, help="django_graph_search's option; dgs always uses cosine")
 
@@ -37,12 +37,13 @@ class QdrantOptions(VectorStore.Options):
                              "scores compare across stores. Remove the option.")
         if bool(self.url) == bool(self.path):
             raise ValueError("The qdrant store needs exactly one of {url} (a Qdrant server or cluster, e.g. "
-                             "'http://localhost:6333') and {path} (local mode: a directory, or ':memory:').")
+                             "'http://localhost:6333') and {path} (embedded mode, Qdrant Edge: a directory, or "
+                             "':memory:').")
         server = [name for name in _SERVER_ONLY if getattr(self, name) is not None]
         if self.path and server:
-            raise ValueError(f"{', '.join(f'{{{name}}}' for name in server)} apply to a Qdrant server (URL); local "
-                             "mode (PATH) has no connection to configure and always searches exactly. Remove them, "
-                             "or use URL.")
+            raise ValueError(f"{', '.join(f'{{{name}}}' for name in server)} apply to a Qdrant server (URL); embedded "
+                             "mode (PATH) runs Qdrant Edge in this process: there is no connection to configure. "
+                             "Remove them, or use URL.")
         for name in ("collection_name", "collection"):
             value = getattr(self, name)
             if _FORBIDDEN_IN_NAMES & set(value) or len(value) > 200:

@@ -1,4 +1,4 @@
-"""``QdrantVectorStore``: one Qdrant collection per dgs collection, on a server or in local mode.
+"""``QdrantVectorStore``: one Qdrant collection per dgs collection, on a server or embedded (Qdrant Edge).
 
 A document is one point. Its id is a UUIDv5 of the dgs id (Qdrant accepts only integers and UUIDs), and
 its payload carries the dgs id, model, pk, text, content hash, the metadata as given, and the
@@ -79,10 +79,10 @@ class CollectionState:
 
 
 class QdrantVectorStore(VectorStore):
-    """Vector store ``qdrant``: a Qdrant server or cluster (``URL``) or local mode (``PATH``).
+    """Vector store ``qdrant``: a Qdrant server or cluster (``URL``) or embedded Qdrant Edge (``PATH``).
 
     Options (``VECTOR_STORE["OPTIONS"]``): ``URL``, ``API_KEY``, ``PREFER_GRPC``, ``GRPC_PORT``, ``TIMEOUT``,
-    ``ON_DISK``, ``HNSW_EF`` for a server; ``PATH`` (a directory, or ``":memory:"``) for local mode;
+    ``ON_DISK``, ``HNSW_EF`` for a server; ``PATH`` (a directory, or ``":memory:"``) for embedded mode;
     ``COLLECTION_NAME`` (default ``"dgs"``). Core adds ``collection`` for rebuilds, which selects the Qdrant
     collection ``<COLLECTION_NAME>_<collection>``. See the package README.
     """
@@ -135,16 +135,12 @@ class QdrantVectorStore(VectorStore):
         """
         with self._lock:
             if fresh or self._state is None or self._state.record is None:
-                info = self._read(lambda client: client.get_collection(self.name), None)
+                info = self._read(lambda client: clients.describe(client, self.name), None)
                 if info is not None:
-                    metadata = info.config.metadata or {}
                     record = None
-                    if metadata.get(EMBEDDER_KEY) is not None:
-                        record = {"embedder": metadata[EMBEDDER_KEY], "dimension": metadata[DIMENSION_KEY]}
-                    sparse = info.config.params.sparse_vectors or {}
-                    self._state = CollectionState(
-                        info.config.params.vectors.size, record, set(info.payload_schema), KEYWORD_VECTOR in sparse
-                    )
+                    if info.metadata.get(EMBEDDER_KEY) is not None:
+                        record = {"embedder": info.metadata[EMBEDDER_KEY], "dimension": info.metadata[DIMENSION_KEY]}
+                    self._state = CollectionState(info.dimension, record, info.indexed, KEYWORD_VECTOR in info.sparse)
             return self._state
 
     def _create(self, dimension: int, metadata: Optional[dict[str, Any]] = None) -> CollectionState:
@@ -167,8 +163,7 @@ class QdrantVectorStore(VectorStore):
                     except Exception:
                         if not client.collection_exists(self.name):
                             raise  # else another process created it first; its state is read below
-                    if not self.location.local:  # local mode has no payload indexes: it checks every point
-                        client.create_payload_index(self.name, "model", qm.PayloadSchemaType.KEYWORD)
+                    client.create_payload_index(self.name, "model", qm.PayloadSchemaType.KEYWORD)
             state = self._collection()
             if state is None:
                 raise BackendUnavailable(f"Collection {self.name!r} vanished from {self.location.describe()}.")
@@ -184,9 +179,7 @@ class QdrantVectorStore(VectorStore):
         )
 
     def _index_payload(self, state: CollectionState, documents: Sequence[StoredDocument]) -> None:
-        """Create payload indexes on a server for filterable keys seen for the first time."""
-        if self.location.local:
-            return
+        """Create payload indexes for filterable keys seen for the first time."""
         wanted = {k: v for k, v in payload_schemas(d.metadata for d in documents).items() if k not in state.indexed}
         if not wanted:
             return
@@ -205,8 +198,8 @@ class QdrantVectorStore(VectorStore):
             return
         state = self._create(vectors.shape[1])
         self._index_payload(state, latest)
-        # Normalised (by upsert_batch) because a server normalises cosine vectors on insert but local mode keeps
-        # them as given: stored vectors are then unit length in both modes.
+        # Normalised (by upsert_batch) so that stored vectors are unit length whether or not the engine
+        # normalises cosine vectors itself.
         points = [
             qm.PointStruct(id=point_id(doc.id), vector=self._vectors(state, doc, dense), payload=payload(doc))
             for doc, dense in zip(latest, vectors, strict=True)
@@ -273,7 +266,13 @@ class QdrantVectorStore(VectorStore):
         rebuild) is named ``COLLECTION_NAME`` itself: it needs no alias, and while it exists none can be created.
         The first rebuild publishes ``<COLLECTION_NAME>_g1`` a moment before core drops the unversioned
         collection, so the alias is created by that :meth:`drop`.
+
+        In embedded mode this is also when the shard is optimised: Qdrant Edge runs its optimiser only when
+        called, and the end of a rebuild is when a whole index has just been written (merged segments, the
+        HNSW graph built). The call blocks the rebuilding process only; no other process can open the shard.
         """
+        if self.location.local:
+            self._read(lambda client: client.optimize(self.name), None)
         if self.settings.collection:
             self._move_alias(self.settings.collection_name, self.name)
 
@@ -353,8 +352,8 @@ class QdrantVectorStore(VectorStore):
         conditions = translate(filters) if filters else []
         if conditions is None:
             return None
-        # Local mode checks these in order on every point and stops at the first that fails; metadata filters
-        # usually reject more points than the models restriction. A server plans the filter itself.
+        # Metadata filters first: they usually reject more points than the models restriction, which matters
+        # to an engine that checks conditions in order (qdrant-client's local mode did; Edge and a server plan).
         return conditions + self._model_conditions(models)
 
     def _query(
@@ -427,7 +426,7 @@ class QdrantVectorStore(VectorStore):
         return dict(state.record) if state and state.record else None
 
     def close(self) -> None:
-        """Give back the shared client (the last store closing it unlocks a local folder); reopens lazily."""
+        """Give back the shared client (the last store closing it unlocks an embedded directory); reopens lazily."""
         with self._lock:
             shared, self._shared, self._state = self._shared, None, None
         if shared is not None:

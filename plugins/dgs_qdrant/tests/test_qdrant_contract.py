@@ -1,4 +1,4 @@
-"""The qdrant store passes the vector store contract in local mode: in memory and in a directory.
+"""The qdrant store passes the vector store contract in embedded mode (Qdrant Edge): in memory and in a directory.
 
 No Qdrant server can run in CI here, so the server mode (URL) shares every code path with these runs
 except the client construction and the transport, which tests/test_qdrant_store.py covers.
@@ -32,7 +32,7 @@ class TestQdrantInMemory(VectorStoreContract):
 
 
 class TestQdrantLocalDirectory(VectorStoreContract):
-    """Local mode locks its directory to one client per process; stores on one PATH share that client,
+    """Edge locks each shard to one process; stores on one PATH share the process's client,
     and ``reopen`` works because the suite closes ``store`` (the client's last user) first."""
 
     @pytest.fixture

@@ -1,6 +1,8 @@
-"""What the qdrant store promises beyond the contract: its point ids and payload as another Qdrant client
-sees them, the embedder record in the collection metadata, collections per rebuild, and the errors."""
+"""What the qdrant store promises beyond the contract: its point ids and payload as another Qdrant Edge
+program sees them, the embedder record beside the shard, collections per rebuild, and the errors."""
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -9,8 +11,7 @@ import uuid
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
+import qdrant_edge as edge
 
 from dgs_core.base import document_id
 from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
@@ -22,10 +23,21 @@ DIMENSION = 16
 
 
 @pytest.fixture
-def raw_client(local_dir):
-    """Opens the directory with a plain QdrantClient, as another tool would (the stores must be closed)."""
-    with opener(lambda: QdrantClient(path=local_dir)) as open_raw:
+def raw_shard(local_dir):
+    """Opens a collection's shard with Qdrant Edge itself, as another tool would (the stores must be closed)."""
+    with opener(lambda name="dgs": edge.EdgeShard.load(os.path.join(local_dir, name))) as open_raw:
         yield open_raw
+
+
+def shard_config(local_dir, name):
+    with open(os.path.join(local_dir, name, "edge_config.json")) as config:
+        return json.load(config)
+
+
+def collections(local_dir):
+    """The shards in the directory (aliases, which are links, left out)."""
+    return sorted(entry.name for entry in os.scandir(local_dir)
+                  if not entry.is_symlink() and os.path.exists(os.path.join(entry.path, "edge_config.json")))
 
 
 def test_point_ids_are_uuid5_of_the_document_id_and_never_change():
@@ -38,7 +50,7 @@ def test_point_ids_are_uuid5_of_the_document_id_and_never_change():
     assert point_id(document_id(REVIEW, 42)) != point_id(doc_id)
 
 
-def test_points_as_another_client_sees_them(local_dir, raw_client):
+def test_points_as_another_client_sees_them(local_dir, raw_shard):
     vectors = random_vectors(2, DIMENSION, seed=1)
     metadata = {"genre__name": "Rock", "tags__name": [None, "live"], "album__title": None}
     store = QdrantVectorStore(path=local_dir)
@@ -49,13 +61,12 @@ def test_points_as_another_client_sees_them(local_dir, raw_client):
     store.record_embedder("test-embedder:model-a", DIMENSION)
     store.close()
 
-    client = raw_client()
-    info = client.get_collection("dgs")
-    assert info.config.params.vectors.size == DIMENSION
-    assert info.config.params.vectors.distance == qm.Distance.COSINE
-    assert info.config.params.sparse_vectors[KEYWORD_VECTOR].modifier == qm.Modifier.IDF
-    assert info.config.metadata == {"dgs_embedder": "test-embedder:model-a", "dgs_dimension": DIMENSION}
-    [point] = client.retrieve("dgs", [point_id(document_id(PRODUCT, 7))], with_vectors=True)
+    config = shard_config(local_dir, "dgs")
+    assert config["vectors"][""] == {"size": DIMENSION, "distance": "Cosine"}
+    assert config["sparse_vectors"][KEYWORD_VECTOR]["modifier"] == "idf"
+    with open(os.path.join(local_dir, "dgs.dgs.json")) as record:
+        assert json.load(record) == {"dgs_embedder": "test-embedder:model-a", "dgs_dimension": DIMENSION}
+    [point] = raw_shard(name="dgs").retrieve([point_id(document_id(PRODUCT, 7))], with_payload=True, with_vector=True)
     assert point.payload == {
         "id": "shop.product:7", "model": PRODUCT, "pk": "7", "text": "Stairway", "content_hash": "hash-7",
         "metadata": metadata,
@@ -86,7 +97,7 @@ def test_embedder_record_lives_in_the_collection_metadata_and_guards_the_dimensi
     store.close()
 
 
-def test_rebuild_collections_are_named_after_the_base_and_drop_deletes_one(local_dir, raw_client):
+def test_rebuild_collections_are_named_after_the_base_and_drop_deletes_one(local_dir):
     vectors = random_vectors(2, DIMENSION, seed=3)
     live = QdrantVectorStore(path=local_dir, collection_name="shop")
     pending = QdrantVectorStore(path=local_dir, collection_name="shop", collection="g1")
@@ -97,7 +108,7 @@ def test_rebuild_collections_are_named_after_the_base_and_drop_deletes_one(local
     assert [h.id for h in pending.search(vectors[0], 5)] == [document_id(PRODUCT, 2)]
     live.close()
     pending.close()
-    assert [c.name for c in raw_client().get_collections().collections] == ["shop_g1"]
+    assert collections(local_dir) == ["shop_g1"]
 
 
 def test_the_in_memory_qdrant_outlives_its_stores_until_dropped():
@@ -167,12 +178,11 @@ def test_unreachable_server_raises_backend_unavailable_naming_the_url(prefer_grp
     store.close()
 
 
-def test_a_collection_without_the_sparse_vector_keeps_working_and_says_rebuild(local_dir, raw_client, caplog):
+def test_a_collection_without_the_sparse_vector_keeps_working_and_says_rebuild(local_dir, caplog):
     """Collections created before keyword search have only the dense vector: writes and vector search go on,
     keyword search finds nothing (a hybrid search still answers) and the log names the rebuild."""
-    client = raw_client()
-    client.create_collection("dgs", vectors_config=qm.VectorParams(size=DIMENSION, distance=qm.Distance.COSINE))
-    client.close()
+    config = edge.EdgeConfig(vectors=edge.EdgeVectorParams(size=DIMENSION, distance=edge.Distance.Cosine))
+    edge.EdgeShard.create(os.path.join(local_dir, "dgs"), config).close()
     vectors = random_vectors(2, DIMENSION, seed=7)
     store = QdrantVectorStore(path=local_dir)
     store.upsert([make_doc(PRODUCT, 1, vectors[0], text="Whole Lotta Love"), make_doc(PRODUCT, 2, vectors[1])])
@@ -188,11 +198,12 @@ def test_a_collection_without_the_sparse_vector_keeps_working_and_says_rebuild(l
     store.close()
 
 
-def aliases(client):
-    return {a.alias_name: a.collection_name for a in client.get_aliases().aliases}
+def aliases(local_dir):
+    """Embedded mode's aliases: symbolic links to the shard, which any Edge program opens by the alias."""
+    return {entry.name: os.readlink(entry.path) for entry in os.scandir(local_dir) if entry.is_symlink()}
 
 
-def test_publish_points_the_base_name_at_each_live_collection(local_dir, raw_client):
+def test_publish_points_the_base_name_at_each_live_collection(local_dir, raw_shard):
     """The rebuild sequence of core (publish the new live collection, then drop the old one), twice."""
     vectors = random_vectors(3, DIMENSION, seed=8)
     unversioned = QdrantVectorStore(path=local_dir, collection_name="shop")
@@ -211,10 +222,10 @@ def test_publish_points_the_base_name_at_each_live_collection(local_dir, raw_cli
     for store in (unversioned, first, second):
         store.close()
 
-    client = raw_client()
-    assert aliases(client) == {"shop": "shop_g2"}
-    assert [c.name for c in client.get_collections().collections] == ["shop_g2"]
-    [point] = client.query_points("shop", query=vectors[2].tolist(), limit=1, with_payload=["id"]).points
+    assert aliases(local_dir) == {"shop": "shop_g2"}
+    assert collections(local_dir) == ["shop_g2"]
+    query = edge.QueryRequest(limit=1, query=edge.Query.Nearest(vectors[2].tolist()), with_payload=["id"])
+    [point] = raw_shard(name="shop").query(query)
     assert point.payload["id"] == document_id(PRODUCT, 2)
 
 
@@ -235,4 +246,46 @@ def test_metadata_conditions_come_before_the_models_restriction():
     must = store._conditions([PRODUCT], [Condition("genre__name", "exact", "Rock")])
     assert [condition.key for condition in must] == ["filter_values.genre__name", "model"]
     assert store._conditions([PRODUCT], [Condition("genre__name", "in", [None])]) is None  # nothing can match
+    store.close()
+
+
+def test_an_index_of_the_old_local_layout_is_refused_with_the_rebuild_command(local_dir):
+    """dgs-qdrant before Qdrant Edge kept PATH in qdrant-client's local mode, which Edge cannot read: the old
+    collection says how to rebuild, the rebuild's collection works beside it, and dropping the old one (the end
+    of the rebuild) deletes it."""
+    from qdrant_client import QdrantClient
+    from qdrant_client import models as qm
+
+    old = QdrantClient(path=local_dir)
+    old.create_collection("dgs", vectors_config=qm.VectorParams(size=DIMENSION, distance=qm.Distance.COSINE))
+    old.close()
+    vector = random_vectors(1, DIMENSION, seed=9)[0]
+    live = QdrantVectorStore(path=local_dir)
+    for call in (lambda: live.search(vector, 3), live.count, live.embedder_info,
+                 lambda: live.upsert([make_doc(PRODUCT, 1, vector)])):
+        with pytest.raises(BackendUnavailable, match="layout of qdrant-client's local mode") as raised:
+            call()
+        assert "`python manage.py build_search_index --rebuild`" in str(raised.value)
+    pending = QdrantVectorStore(path=local_dir, collection="g1")
+    pending.upsert([make_doc(PRODUCT, 1, vector)])
+    pending.publish()
+    live.drop()
+    assert not os.path.exists(os.path.join(local_dir, "collection", "dgs"))
+    assert [h.id for h in live.search(vector, 3)] == [document_id(PRODUCT, 1)]  # the alias reads the rebuild
+    live.close()
+    pending.close()
+
+
+def test_a_rebuild_ends_with_the_shard_optimised(local_dir):
+    """Edge optimises only when called; publish() (the end of a rebuild) calls it, and search stays exact."""
+    vectors = random_vectors(3, DIMENSION, seed=10)
+    store = QdrantVectorStore(path=local_dir, collection="g1")
+    store.upsert([make_doc(PRODUCT, i, vectors[i]) for i in range(3)])
+    with store._client() as client:
+        shard = client._shard(store.name)
+        before = shard.info().segments_count
+        store.publish()
+        assert shard.info().segments_count <= before
+        assert client.optimize(store.name) is False  # nothing left to do
+    assert [h.id for h in store.search(vectors[2], 1)] == [document_id(PRODUCT, 2)]
     store.close()
