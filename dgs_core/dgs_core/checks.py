@@ -143,7 +143,7 @@ def _transport_option_problems(config) -> list[Problem]:
         transport = resolve_class("transport", settings.backend, Transport)
     except PluginError:  # its own check reports a transport that is not installed
         return []
-    if transport.declares_options():  # checked with the other backends' options
+    if transport.checks_options():  # checked with the other backends' options
         return []
     parameters = {name: p for name, p in inspect.signature(transport.__init__).parameters.items()
                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"}

@@ -116,7 +116,9 @@ class Configurable:
     """What a backend base class gets from its declaration: ``Options``, checked and parsed.
 
     A class that declares no ``Options`` of its own (it inherits its family's) is not checked: its
-    options go to its constructor as they are, as before declarations existed.
+    options go to its constructor as they are, as before declarations existed. Nor is a subclass whose
+    ``__init__`` takes more than the declaration it inherits (it should declare them): its own constructor
+    reads those, and the base parses the rest.
     """
 
     Options: ClassVar[type] = Options
@@ -136,9 +138,20 @@ class Configurable:
         return bool(family_bases) and cls.Options is not family_bases[-1].Options
 
     @classmethod
-    def option_problems(cls, raw: Mapping[str, Any], setting: Optional[str] = None) -> list[str]:
-        """Every mistake in ``raw`` (lower-case keys), found without building the backend."""
+    def checks_options(cls) -> bool:
+        """Whether ``Options`` describes every option the constructor takes: declared, and by a class at or below
+        the one whose ``__init__`` the class uses."""
         if not cls.declares_options():
+            return False
+        declarer = next(c for c in cls.__mro__ if "Options" in vars(c))
+        constructor = next(c for c in cls.__mro__ if "__init__" in vars(c))
+        return issubclass(declarer, constructor)
+
+    @classmethod
+    def option_problems(cls, raw: Mapping[str, Any], setting: Optional[str] = None) -> list[str]:
+        """Every mistake in ``raw`` (lower-case keys), found without building the backend; none for a class whose
+        options are not all declared (:meth:`checks_options`)."""
+        if not cls.checks_options():
             return []
         return parse_options(cls.Options, raw, setting or cls.options_setting, cls._describe_backend(),
                              cls.legacy_options)[1]

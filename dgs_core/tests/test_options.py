@@ -100,6 +100,20 @@ def test_a_class_that_declares_no_options_is_given_them_unchecked():
     assert Legacy.option_problems({"url": "x", "anything": 1}) == []
 
 
+def test_a_subclass_that_takes_more_than_it_declares_reads_its_own_and_the_base_parses_the_rest():
+    class Slow(HashingEmbedder):
+        def __init__(self, model_name=None, delay: float = 0.0, **options: Any) -> None:
+            super().__init__(model_name, **options)
+            self.delay = delay
+
+    assert not Slow.checks_options() and HashingEmbedder.checks_options()
+    assert Slow.option_problems({"delay": 1.0, "dimension": 64}) == []
+    slow = Slow(delay=1.0, dimension=64)
+    assert (slow.delay, slow.dimension, slow.options.dimension) == (1.0, 64, 64)
+    with pytest.raises(ConfigurationError, match="unknown keys DIMENSIONS"):
+        Slow(dimensions=64)
+
+
 def dgs_messages(**graph_search):
     with override_settings(GRAPH_SEARCH={**BASE, **graph_search}):
         return [m for m in checks.run_checks() if m.id.startswith("dgs.")]

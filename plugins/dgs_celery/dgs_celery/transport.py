@@ -1,16 +1,19 @@
 """``ASYNC_INDEXING = {"ENABLED": True, "BACKEND": "celery", "CELERY_QUEUE": "search_indexing"}``.
 
-``CELERY_QUEUE`` is this transport's own option: dgs-core keeps the ``ASYNC_INDEXING`` keys it does not know in
-``config.async_indexing.options`` (lower-cased) and hands them to the selected transport's constructor;
-``manage.py check`` reports a key the constructor does not take, or a value of another type than its default.
+``CELERY_QUEUE`` is this transport's own option, declared in :attr:`CeleryTransport.Options`: dgs-core keeps the
+``ASYNC_INDEXING`` keys it does not know in ``config.async_indexing.options`` (lower-cased) and hands them to the
+selected transport; ``manage.py check`` reports a key it does not declare, or a value of another type (dgs.E009).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dgs_core.base import Transport
+from dgs_core.options import Options as NoOptions
+from dgs_core.options import option
 
 #: ``CELERY_QUEUE`` when ``ASYNC_INDEXING`` leaves it out.
 DEFAULT_QUEUE = "search_indexing"
@@ -25,9 +28,13 @@ class CeleryTransport(Transport):
     it starts (and by any periodic ``drain_outbox`` you schedule with celery beat).
     """
 
-    def __init__(self, celery_queue: str = DEFAULT_QUEUE, **options: Any) -> None:
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        celery_queue: str = option(DEFAULT_QUEUE, min=1, help="the Celery queue the index tasks go to")
+
+    def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.queue = celery_queue
+        self.queue = self.options.celery_queue
 
     def submit(self, document_ids: Sequence[str]) -> None:
         from dgs_celery.tasks import drain_outbox

@@ -34,6 +34,7 @@ def test_the_queue_is_the_transports_option():
 def test_a_misspelt_or_mistyped_queue_is_reported_by_manage_py_check():
     assert async_indexing_messages(async_indexing(CELERY_QUEUE="indexing")) == []
     ((code, message),) = async_indexing_messages(async_indexing(CELERY_QUEU="indexing"))
-    assert code == "dgs.W001" and "GRAPH_SEARCH['ASYNC_INDEXING']['CELERY_QUEU']" in message and "'celery'" in message
+    assert code == "dgs.E009" and "GRAPH_SEARCH['ASYNC_INDEXING'] has unknown keys CELERY_QUEU" in message
+    assert "the celery transport accepts only CELERY_QUEUE" in message and "Did you mean CELERY_QUEUE" in message
     ((code, message),) = async_indexing_messages(async_indexing(CELERY_QUEUE=["a", "b"]))
-    assert code == "dgs.E002" and "GRAPH_SEARCH['ASYNC_INDEXING']['CELERY_QUEUE'] must be a string" in message
+    assert code == "dgs.E009" and "GRAPH_SEARCH['ASYNC_INDEXING']['CELERY_QUEUE'] must be a non-empty string" in message

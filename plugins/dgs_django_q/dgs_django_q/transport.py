@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from dgs_core.base import Transport
 from dgs_core.exceptions import PluginError
+from dgs_core.options import Options as NoOptions
 
 #: The task the cluster runs, by the dotted path django-q stores with each task.
 DRAIN_TASK = "dgs_django_q.transport.drain_task"
@@ -19,6 +21,11 @@ class DjangoQTransport(Transport):
     Needs ``"django_q"`` in ``INSTALLED_APPS``; a failed change is retried by a one-off django-q schedule
     after its backoff.
     """
+
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        """None of its own (the cluster is configured by ``Q_CLUSTER``): declared, so ``manage.py check`` reports
+        any ``ASYNC_INDEXING`` key that is neither core's nor a transport's."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from django.utils.module_loading import import_string
@@ -29,6 +30,8 @@ from django.utils.module_loading import import_string
 from dgs_core.base import Reranker, VectorHit
 from dgs_core.exceptions import ConfigurationError
 from dgs_core.lexical import stem
+from dgs_core.options import Configurable, option
+from dgs_core.options import Options as NoOptions
 from dgs_langgraph.settings import LLMConfig, langgraph_settings
 
 #: Where the backend is chosen, for error messages.
@@ -48,16 +51,32 @@ class LLMReplyError(ValueError):
     """The LLM answered, but not in the format asked for."""
 
 
-class LLMBackend:
+class LLMBackend(Configurable):
     """Optional base class of LLM backends: prompts and reply parsing around one :meth:`complete` call.
 
     :param model: ``LANGGRAPH["LLM"]["MODEL"]``, the model name the endpoint knows.
-    :param options: ``LANGGRAPH["LLM"]["OPTIONS"]`` with lower-cased keys.
+    :param options: ``LANGGRAPH["LLM"]["OPTIONS"]`` with lower-cased keys, declared by ``Options`` (see
+        :mod:`dgs_core.options`; ``model`` is one of them) and checked by ``manage.py check``.
     """
 
+    family = "LLM backend"
+    options_setting = "GRAPH_SEARCH['LANGGRAPH']['LLM']['OPTIONS']"
+
+    @dataclass(frozen=True)
+    class Options(NoOptions):
+        model: Optional[str] = option(None, listed=False, help="LANGGRAPH['LLM']['MODEL']")
+
     def __init__(self, model: Optional[str] = None, **options: Any) -> None:
-        self.model = model
-        self.options = options
+        if self.declares_options():
+            self.options = self.parse_options(_with_model(model, options))
+            self.model = self.options.model
+        else:
+            self.model, self.options = model, options
+
+    @classmethod
+    def check_options(cls, model: Optional[str], options: dict[str, Any]) -> list[str]:
+        """Problems with ``MODEL`` and ``OPTIONS``, found without building the backend (``manage.py check``)."""
+        return cls.option_problems(_with_model(model, options))
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         """The assistant's reply to chat ``messages`` (``[{"role": ..., "content": ...}]``)."""
@@ -173,6 +192,10 @@ class KeywordBackend(LLMBackend):
             scored.append((0.5 * hit.score + 0.35 * coverage + 0.15 * title_coverage, -rank, hit))
         scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
         return [_rescored(hit, score) for score, _rank, hit in scored[:top_k]]
+
+
+def _with_model(model: Optional[str], options: dict[str, Any]) -> dict[str, Any]:
+    return {**options, "model": model} if model is not None else dict(options)
 
 
 def llm_class(path: Optional[str]) -> Any:

@@ -18,37 +18,40 @@ Needs ``pip install "dgs-langgraph[openai]"``. Prompts and reply parsing come fr
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Optional
 
-from dgs_core.exceptions import ConfigurationError, PluginError
+from dgs_core.exceptions import PluginError
+from dgs_core.options import option
 from dgs_langgraph.llm import LLMBackend, LLMReplyError
 
-OPTION_DEFAULTS: dict[str, Any] = {"base_url": None, "api_key": None, "timeout": 15.0, "temperature": 0.0}
 SETTING = "GRAPH_SEARCH['LANGGRAPH']['LLM']"
 
 
 class OpenAIChatLLM(LLMBackend):
     """Chat completions through the ``openai`` SDK; see the module docstring for options."""
 
+    @dataclass(frozen=True)
+    class Options(LLMBackend.Options):
+        base_url: Optional[str] = option(None, min=1, help="an OpenAI-compatible endpoint; omit it for api.openai.com")
+        api_key: Optional[str] = option(None, min=1, help="default: $OPENAI_API_KEY (not needed with BASE_URL)")
+        timeout: float = option(15.0, positive=True, unit="seconds", help="per HTTP request")
+        temperature: float = option(0.0, min=0, max=2, help="sampling temperature")
+
+        def __post_init__(self) -> None:
+            if not self.model:
+                raise ValueError(f"{SETTING}['MODEL'] is required by the OpenAI chat backend, e.g. 'gpt-4o-mini' "
+                                 "or the model name your BASE_URL server serves.")
+            if not (self.api_key or os.environ.get("OPENAI_API_KEY") or self.base_url):
+                raise ValueError("{api_key} is not set and neither is OPENAI_API_KEY; set one, or set {base_url} for "
+                                 "a local server that needs no key.")
+
     def __init__(self, model: Optional[str] = None, **options: Any) -> None:
-        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
-        if unknown:
-            raise ConfigurationError(
-                f"{SETTING}['OPTIONS'] has unknown keys {', '.join(k.upper() for k in unknown)}; the OpenAI chat "
-                f"backend accepts {', '.join(k.upper() for k in OPTION_DEFAULTS)}."
-            )
-        if not model:
-            raise ConfigurationError(f"{SETTING}['MODEL'] is required by the OpenAI chat backend, e.g. 'gpt-4o-mini' "
-                                     "or the model name your BASE_URL server serves.")
         super().__init__(model, **options)
-        settings = {**OPTION_DEFAULTS, **options}
-        self.base_url: Optional[str] = settings["base_url"]
-        self.api_key = settings["api_key"] or os.environ.get("OPENAI_API_KEY") or ("unused" if self.base_url else None)
-        if self.api_key is None:
-            raise ConfigurationError(f"{SETTING}['OPTIONS']['API_KEY'] is not set and neither is OPENAI_API_KEY; set "
-                                     "one, or set BASE_URL for a local server that needs no key.")
-        self.timeout = float(settings["timeout"])
-        self.temperature = float(settings["temperature"])
+        self.base_url: Optional[str] = self.options.base_url
+        self.api_key = self.options.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
+        self.timeout = float(self.options.timeout)
+        self.temperature = float(self.options.temperature)
         self._client: Any = None
 
     def client(self) -> Any:

@@ -123,3 +123,16 @@ def test_checks_report_the_llm_backend_and_reranker_when_langgraph_is_on():
     (half,) = [m for m in dgs_messages(LANGGRAPH={"ENABLED": True, "LLM": {"BACKEND": "tests.test_llm.HalfABackend"}})
                if "LLM" in m[1]]
     assert half[0] == "dgs.E007" and "has no rerank method" in half[1]
+
+
+def test_checks_report_option_mistakes_of_the_llm_backend_and_the_reranker_without_building_them(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chat = {"BACKEND": "dgs_langgraph.openai_chat.OpenAIChatLLM", "MODEL": "m",
+            "OPTIONS": {"BASE_URL": "http://127.0.0.1:1/v1", "TEMPERATUR": 0.2}}
+    messages = dgs_messages(LANGGRAPH={"ENABLED": True, "LLM": chat,
+                                       "RERANKER": {"BACKEND": "bi-encoder", "OPTIONS": {"MAX_PASSAGES": 0}}})
+    assert [id_ for id_, _msg in messages] == ["dgs.E009", "dgs.E009"]
+    assert messages[0][1] == ("GRAPH_SEARCH['LANGGRAPH']['LLM']['OPTIONS'] has unknown keys TEMPERATUR; OpenAIChatLLM "
+                              "accepts BASE_URL, API_KEY, TIMEOUT, TEMPERATURE. Did you mean TEMPERATURE for TEMPERATUR?")
+    assert messages[1][1] == ("GRAPH_SEARCH['LANGGRAPH']['RERANKER']['OPTIONS']['MAX_PASSAGES'] must be a positive "
+                              "integer, not 0.")
