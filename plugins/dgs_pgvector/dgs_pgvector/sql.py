@@ -12,10 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Optional
 
-import numpy as np
-
 from dgs_core.exceptions import ConfigurationError
 from dgs_core.filters import Condition
+from dgs_pgvector.adapters import without_nul
 
 #: Largest dimension pgvector's HNSW index takes on ``vector`` columns; up to HALFVEC_LIMIT the index is
 #: built on a ``halfvec`` (16-bit) cast of the column instead, beyond that searches scan the table.
@@ -40,12 +39,6 @@ def sqlstate(exc: BaseException) -> Optional[str]:
     """The SQLSTATE of a database error raised through Django (psycopg 3 or psycopg2)."""
     cause = exc.__cause__
     return getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-
-
-def vector_literal(rows: np.ndarray) -> list[str]:
-    """pgvector's text form ``[x,y,...]`` of each row; 9 significant digits restore a float32 exactly."""
-    row_format = "[" + ",".join(["%.9g"] * rows.shape[1]) + "]"
-    return [row_format % tuple(row) for row in rows.tolist()]
 
 
 def quote(name: str) -> str:
@@ -221,7 +214,8 @@ def _equal_values(value: Any) -> list[Any]:
 
 
 def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
-    key, lookup, value = condition.field, condition.lookup, condition.value
+    # PostgreSQL's text and jsonb refuse NUL; stored text and metadata are kept without it (see upsert).
+    key, lookup, value = condition.field, condition.lookup, without_nul(condition.value)
     if lookup in ("exact", "in"):
         # Containment is what the GIN (jsonb_path_ops) index answers; {"k": [v]} matches v inside a list.
         documents = [

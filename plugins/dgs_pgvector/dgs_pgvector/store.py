@@ -28,6 +28,7 @@ from dgs_core.exceptions import EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import MAX_QUERY_TERMS, query_terms, relevance_to_score
 from dgs_core.options import option
+from dgs_pgvector.adapters import vector_cursor, without_nul
 from dgs_pgvector.sql import (
     DDL_LOCK,
     UNDEFINED_COLUMN,
@@ -43,7 +44,6 @@ from dgs_pgvector.sql import (
     sqlstate,
     table_columns,
     upgrade_table_statements,
-    vector_literal,
     where_clause,
 )
 
@@ -109,7 +109,7 @@ _KEYWORD_SEARCH = """
 _UPSERT = """
     INSERT INTO {table} (id, model, pk, text, content_hash, metadata, embedding)
     SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                         %s::text[]::jsonb[], %s::text[]::vector[])
+                         %s::text[]::jsonb[], %s::vector[])
     ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model, pk = EXCLUDED.pk, text = EXCLUDED.text,
         content_hash = EXCLUDED.content_hash, metadata = EXCLUDED.metadata, embedding = EXCLUDED.embedding
 """
@@ -221,15 +221,20 @@ class PgvectorStore(VectorStore):
     # ---------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        """A cursor inside ``atomic``: its own transaction, or a savepoint in the caller's."""
-        with transaction.atomic(using=self.database), connections[self.database].cursor() as cursor:
+    def _cursor(self, vectors: bool = False) -> Iterator[Any]:
+        """A cursor inside ``atomic``: its own transaction, or a savepoint in the caller's. With ``vectors``, one
+        that sends vectors (numpy arrays) through pgvector's adapters (binary with psycopg 3): the ``vector``
+        extension must exist."""
+        connection = connections[self.database]
+        with transaction.atomic(using=self.database), (
+            vector_cursor(connection) if vectors else connection.cursor()
+        ) as cursor:
             yield cursor
 
-    def _run(self, work: Callable[[Any], T], if_missing: T) -> T:
+    def _run(self, work: Callable[[Any], T], if_missing: T, vectors: bool = False) -> T:
         """``work(cursor)`` in a transaction; ``if_missing`` when the collection's table does not exist (yet)."""
         try:
-            with self._cursor() as cursor:
+            with self._cursor(vectors) as cursor:
                 return work(cursor)
         except ProgrammingError as exc:
             if sqlstate(exc) != UNDEFINED_TABLE:
@@ -300,17 +305,18 @@ class PgvectorStore(VectorStore):
             return
         statement = _UPSERT.format(table=self._table_sql)
         with self._cursor() as cursor:
-            self._require_table(cursor, vectors.shape[1])
+            self._require_table(cursor, vectors.shape[1])  # creates the vector extension, which the adapters need
+        with self._cursor(vectors=True) as cursor:
             for start in range(0, len(latest), WRITE_BATCH):
                 batch = latest[start : start + WRITE_BATCH]
                 cursor.execute(statement, [
                     [doc.id for doc in batch],
                     [doc.model.lower() for doc in batch],
                     [str(doc.pk) for doc in batch],
-                    [doc.text for doc in batch],
+                    [without_nul(doc.text) for doc in batch],
                     [doc.content_hash or "" for doc in batch],
-                    [json.dumps(doc.metadata or {}) for doc in batch],
-                    vector_literal(vectors[start : start + WRITE_BATCH]),
+                    [json.dumps(without_nul(doc.metadata or {})) for doc in batch],
+                    list(vectors[start : start + WRITE_BATCH]),
                 ])
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -363,7 +369,7 @@ class PgvectorStore(VectorStore):
                 f"SELECT id, model, pk, text, metadata, {distance_expression(dimension)} AS distance "
                 f"FROM {self._table_sql} {where} ORDER BY distance LIMIT %s"
             )
-            arguments = [vector_literal(query[None, :])[0], *params, k]
+            arguments = [query, *params, k]
             if filters and estimated_rows(cursor, self.table, where, params) <= self.exact_search_rows:
                 # Few rows match: reading and sorting them all is exact, and cheaper than walking the HNSW graph
                 # past the many rows that do not match.
@@ -377,7 +383,7 @@ class PgvectorStore(VectorStore):
             return rows
 
         hits = []
-        for doc_id, model, pk, text, metadata, distance in self._run(work, []):
+        for doc_id, model, pk, text, metadata, distance in self._run(work, [], vectors=True):
             cosine = 1.0 - distance if distance is not None and math.isfinite(distance) else 0.0  # zero vectors
             hits.append(VectorHit(doc_id, model, pk, float(cosine_to_score(cosine)), text, _decoded(metadata)))
         hits.sort(key=lambda hit: -hit.score)  # ITERATIVE_SCAN relaxed_order may return neighbours out of order
@@ -412,7 +418,7 @@ class PgvectorStore(VectorStore):
         or any of its words joined by punctuation (each analysed by ``plainto_tsquery`` with ``TEXT_SEARCH_CONFIG``,
         so user text is never tsquery syntax), with ``models`` and ``filters`` in the same ``WHERE``; rare words
         weigh more than common ones (see ``_KEYWORD_SEARCH``)."""
-        terms = _search_words(query)
+        terms = _search_words(without_nul(query))
         if k <= 0 or not terms:
             return []
         analysed = ["plainto_tsquery(%s::regconfig, %s)"] * len(terms)

@@ -74,3 +74,13 @@ def test_index_search_with_filters_and_rebuild():
         assert cursor.fetchall() == [("g1", "hashing:hashing-64", 64)]
     again = dgs_core.search("highway", limit=3, filters={"genre__name": "Rock", "milliseconds__gte": 260000})
     assert [(hit.pk, hit.score) for hit in again] == [(hit.pk, hit.score) for hit in long_rock]
+
+
+def test_a_nul_byte_in_the_query_is_searched_without_it():
+    """``q=nul\\x00byte`` answered 503 with PostgreSQL's own error text: the keyword leg of the default (hybrid)
+    mode sent the NUL to PostgreSQL, which refuses it in text."""
+    tracks = catalogue()
+    build()
+    hits = dgs_core.search("Hun\x00gry", limit=3)
+    assert tracks["Love Hungry Man"].pk in [hit.pk for hit in hits]
+    assert [hit.pk for hit in dgs_core.search("Hun\x00gry", limit=3, mode="keyword")] == [tracks["Love Hungry Man"].pk]

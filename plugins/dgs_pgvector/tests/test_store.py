@@ -493,3 +493,47 @@ def test_missing_extension_is_a_clear_error():
 def test_bad_options_name_the_option(options, named):
     with pytest.raises(ConfigurationError, match=named.replace("[", r"\[").replace("]", r"\]")):
         PgvectorStore(**options)
+
+
+def test_vectors_travel_through_pgvectors_adapters_in_binary():
+    """Writes and searches hand numpy arrays to pgvector-python's psycopg adapters on a cursor that binds on the
+    server, so each vector reaches PostgreSQL in its binary form, never as a text literal in the SQL."""
+    import psycopg
+
+    sent = []
+
+    def spy(execute, sql, params, many, context):
+        if "vector" in sql and ("INSERT" in sql or "SELECT id, model" in sql):
+            sent.append((type(context["cursor"].cursor), params))
+        return execute(sql, params, many, context)
+
+    store = PgvectorStore(table=TABLE)
+    vectors = random_vectors(3, DIMENSION, 41).astype(np.float32)
+    with connection.execute_wrapper(spy):
+        store.upsert([make_doc(PRODUCT, i, vectors[i]) for i in range(3)])
+        hits = store.search(vectors[1], 1)
+    [(insert_cursor, insert_params), (search_cursor, search_params)] = sent
+    for cursor_class in (insert_cursor, search_cursor):
+        assert issubclass(cursor_class, psycopg.Cursor) and not issubclass(cursor_class, psycopg.ClientCursor)
+    assert all(isinstance(vector, np.ndarray) for vector in insert_params[-1])
+    assert isinstance(search_params[0], np.ndarray)
+    assert [h.id for h in hits] == [document_id(PRODUCT, 1)] and hits[0].score == pytest.approx(1.0, abs=1e-6)
+    stored = store.get_vectors([document_id(PRODUCT, 2)])[document_id(PRODUCT, 2)]
+    assert np.array_equal(stored, (vectors[2] / np.linalg.norm(vectors[2])).astype(np.float32))
+
+
+def test_nul_characters_never_reach_postgresql():
+    """PostgreSQL's text and jsonb refuse NUL (psycopg raised 'PostgreSQL text fields cannot contain NUL'): indexed
+    text and metadata are stored without it, and a query or filter value holding one is searched without it."""
+    store = PgvectorStore(table=TABLE)
+    vectors = random_vectors(2, DIMENSION, 42)
+    store.upsert([
+        make_doc(PRODUCT, 1, vectors[0], text="nul\x00byte zeppelin", metadata={"genre\x00": "Ro\x00ck", "n": 1}),
+        make_doc(PRODUCT, 2, vectors[1], text="other words"),
+    ])
+    [hit] = store.keyword_search("nul\x00byte", 5)
+    assert hit.id == document_id(PRODUCT, 1)
+    assert hit.text == "nulbyte zeppelin" and hit.metadata == {"genre": "Rock", "n": 1}
+    filtered = store.search(vectors[0], 5, filters=[Condition("genre", "exact", "Ro\x00ck")])
+    assert [h.id for h in filtered] == [document_id(PRODUCT, 1)]
+    assert store.keyword_search("\x00", 5) == []
