@@ -36,6 +36,9 @@ KEYWORDS = FTS5Table()
 
 
 class HashingEmbedder(Embedder):
+    # Character trigrams: values closest to made-up queries reach 0.12 on the test catalogue, real matches 0.29+.
+    match_floor = 0.2
+
     @dataclass(frozen=True)
     class Options(Embedder.Options):
         dimension: int = option(256, positive=True, help="length of the vectors")

@@ -126,6 +126,10 @@ class Embedder(Configurable, ABC):
     #: Maximum tokens the model reads; longer documents are reported by ``build_search_index``.
     max_input_tokens: ClassVar[Optional[int]] = None
 
+    #: The match floor: the cosine similarity a field's value needs to explain a hit by meaning (``matched``).
+    #: Calibrate it per model with ``bench/match_floor.py``; ``EXPLAIN_MIN_SIMILARITY`` overrides it.
+    match_floor: ClassVar[float] = 0.3
+
     #: Remote embedders count what they send here (an :class:`EmbeddingUsage`); local ones leave it None.
     usage: Optional[EmbeddingUsage] = None
 

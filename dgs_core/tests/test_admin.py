@@ -1,16 +1,20 @@
 """The admin's "Graph search" section (CONTRACT §6): search and status pages, permissions, switch, legacy URL."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import override_settings
+from django.utils import timezone
 
+from dgs_core.models import IndexChange
 from tests.factories import make_catalogue
 from tests.rest_support import graph_search, index_everything, restricted_catalogue
 from tests.shop.models import Product
 
 pytestmark = pytest.mark.django_db
 SEARCH_PAGE = "/admin/graph-search/"
-STATUS_PAGE = "/admin/graph-search/index-status/"
+STATUS_PAGE = "/admin/graph-search-status/"
 
 
 @pytest.fixture
@@ -83,6 +87,32 @@ def test_status_page_counts_rows_vectors_missing_and_stale(client, superuser, ca
     table = {row["label"]: row["cells"] for row in response.context["table"]}
     assert table["shop.Product"][:4] == [3, 2, 1, 0] and table["shop.Review"][:4] == [1, 1, 0, 0]
     assert "build_search_index" in response.content.decode()
+
+
+def test_status_page_shows_the_pending_and_failed_changes_of_automatic_indexing(client, superuser, catalogue):
+    now = timezone.now()
+    for pk, attempts in (("901", 0), ("902", 0), ("903", 2)):
+        IndexChange.objects.create(document_id=f"shop.product:{pk}", action="index", attempts=attempts,
+                                   next_attempt_at=now, changed_at=now, last_error="boom" if attempts else "")
+    response = client.get(STATUS_PAGE)
+    columns = response.context["columns"]
+    table = {row["label"]: dict(zip(columns, row["cells"], strict=True)) for row in response.context["table"]}
+    assert (table["shop.Product"]["Pending changes"], table["shop.Product"]["Failed changes"]) == (2, 1)
+    assert (table["shop.Review"]["Pending changes"], table["shop.Review"]["Failed changes"]) == (0, 0)
+    assert "--retry-failed" in response.content.decode()
+
+
+@pytest.mark.parametrize(("url", "current"), [(SEARCH_PAGE, SEARCH_PAGE), (STATUS_PAGE, STATUS_PAGE)])
+def test_the_sidebar_marks_only_the_page_shown(client, superuser, catalogue, url, current):
+    page = client.get(url).content.decode()
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', page) == [current]
+
+
+def test_a_nonsense_query_says_no_close_match_instead_of_listing_hits(client, superuser, catalogue):
+    response = client.get(SEARCH_PAGE, {"q": "xqzzv plorf", "mode": "vector"})
+    page = response.content.decode()
+    assert response.context["rows"] and all(row["matched"] is None for row in response.context["rows"])
+    assert 'id="graph-search-no-close-match"' in page and 'id="graph-search-results"' not in page
 
 
 def test_staff_sees_only_models_they_may_view(client, django_user_model, catalogue):

@@ -36,7 +36,7 @@ def test_admin_section_speaks_russian(ru_admin):
     for label in ("Поиск", "Запрос", "Модель", "Минимальная оценка", "Все модели", "Оценка", "Проиндексированный текст",
                   f"{len(response.context['rows'])} результат"):
         assert label in search, label
-    status = ru_admin.get("/admin/graph-search/index-status/").content.decode()
+    status = ru_admin.get("/admin/graph-search-status/").content.decode()
     assert "Строк в базе данных" in status and "Векторов в хранилище" in status
 
 

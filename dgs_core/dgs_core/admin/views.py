@@ -104,7 +104,7 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
     if not models:
         raise PermissionDenied
     form = SearchForm(request.GET or None, models=models, max_query_length=config.max_query_length)
-    rows, error, searched, status = [], None, False, 200
+    rows, error, searched, status, no_close_match = [], None, False, 200, False
     if form.is_bound and not form.is_valid():
         status = 400
     elif form.is_bound and form.cleaned_data["q"]:
@@ -115,7 +115,7 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
             query = SearchQuery.build(data["q"], models=labels, min_score=data["min_score"], mode=data["mode"] or None,
                                       config=config)
             hits = Searcher(config).run(query, request)
-            rows = [_row(site, hit, config) for hit in hits]
+            rows, no_close_match = [_row(site, hit, config) for hit in hits], hits.no_close_match
         except GraphSearchError as exc:
             log.error("Admin search failed: %s", exc)
             error, status = gettext("Search is unavailable right now: %(reason)s") % {"reason": exc}, 503
@@ -125,6 +125,7 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
         "section": apps.get_app_config("dgs_core").verbose_name,
         "form": form,
         "rows": rows,
+        "no_close_match": no_close_match,
         "searched": searched,
         "error": error,
         "status_url": reverse(f"{site.name}:graph-search-index-status", current_app=site.name),
@@ -146,8 +147,10 @@ def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]
 
 
 def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
-    """Per permitted model: rows in the database, vectors in the store, missing and stale vectors."""
+    """Per permitted model: rows in the database, vectors in the store, missing and stale vectors, and the
+    changes automatic indexing has still to apply (pending) or failed to apply (failed, retried)."""
     from dgs_core import engine
+    from dgs_core.indexing import outbox
     from dgs_core.indexing.indexer import coverage
 
     config = _enabled_config()
@@ -157,7 +160,9 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
     reports, error, status = [], None, 200
     try:
         store = engine.get_vector_store()
-        reports = [(m, coverage(m, store)) for m in models]
+        changes = outbox.counts_by_model()  # automatic indexing's queue, as search_index_status shows it
+        reports = [(m, {**coverage(m, store), **changes.get(m.model_label, {"pending": 0, "failed": 0})})
+                   for m in models]
     except Exception as exc:  # an unreachable store is reported on the page, not as a server error
         log.error("Index status failed: %s: %s", type(exc).__name__, exc)
         error, status = gettext("The vector store is unavailable: %(reason)s") % {"reason": exc}, 503
@@ -174,7 +179,8 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
         "section": apps.get_app_config("dgs_core").verbose_name,
         "columns": [label for _key, label in columns],
         "table": table,
-        "needs_build": any(row["incomplete"] for row in table),
+        "needs_build": any(report["missing"] or report["stale"] for _m, report in reports),
+        "has_failed": any(report["failed"] for _m, report in reports),
         "error": error,
         "search_url": reverse(f"{site.name}:graph-search", current_app=site.name),
     }
@@ -182,7 +188,10 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
 
 
 def admin_urls(site: AdminSite) -> list[URLPattern]:
-    """The section's URLs: ``graph-search/`` (the older package's URL, kept) and ``graph-search/index-status/``."""
+    """The section's URLs: ``graph-search/`` (the older package's URL, kept) and ``graph-search-status/``.
+
+    The status page's path does not start with the search page's: Django's sidebar marks as current every entry
+    whose URL begins the page's path, and would mark both."""
 
     def search(request: HttpRequest) -> TemplateResponse:
         return search_view(request, site)
@@ -192,7 +201,7 @@ def admin_urls(site: AdminSite) -> list[URLPattern]:
 
     return [
         path("graph-search/", site.admin_view(search), name="graph-search"),
-        path("graph-search/index-status/", site.admin_view(index_status), name="graph-search-index-status"),
+        path("graph-search-status/", site.admin_view(index_status), name="graph-search-index-status"),
     ]
 
 

@@ -4,8 +4,12 @@ Each stored entry records where each path's values lie in its text (:mod:`dgs_co
 hit, the path whose value shares the most query words (stemmed, diacritics ignored) explains it; when
 none shares a word, as with a query by meaning, the value closest to the query by the search embedder
 does (``EXPLAIN_MATCHES = "semantic"``; value vectors are kept in the embedding cache, so repeated
-values such as genre names are embedded once). Explanations are computed for a whole page of hits at
-once, and only when asked for.
+values such as genre names are embedded once), but only when its cosine similarity reaches the match
+floor: the nearest value of a hit for a nonsense query is no reason. A hit with no such value has no
+``matched``, and a result list none of whose hits matched is "no close match". The floor is the
+embedder's calibrated :attr:`~dgs_core.base.Embedder.match_floor` unless ``EXPLAIN_MIN_SIMILARITY`` sets
+one (``bench/match_floor.py`` measures where a model's floor belongs). Explanations are computed for a
+whole page of hits at once, and only when asked for.
 """
 
 from __future__ import annotations
@@ -70,43 +74,61 @@ def _snippet(value: str, query_stems: set[str]) -> str:
     return ("…" if start else "") + cut + "…"
 
 
-def _values(hit: Any) -> list[tuple[str, str]]:
-    """``(path, value text)`` of each located span of the hit's chunk, in text order, distinct."""
+def _values(hit: Any) -> list[tuple[Optional[str], str]]:
+    """``(path, value text)`` of each located span of the hit's chunk, in text order, distinct; the whole
+    text under path ``None`` when it records no spans."""
     text = hit.text or ""
     found = {(path, text[s:e]) for s, e, path in decode_spans(hit.metadata.get(SPANS_KEY)) if e > s}
+    if not found:
+        return [(None, text)] if text.strip() else []
     return sorted(found, key=lambda pv: text.find(pv[1]))
 
 
-def explain(hits: Sequence[Any], query: str, how: str, embedder: Optional[Embedder] = None,
-            query_vector: Optional[np.ndarray] = None) -> list[Optional[Match]]:
-    """A :class:`Match` per hit (objects with ``text`` and ``metadata``), or ``None`` when ``how`` is "off".
+def closest_values(hits: Sequence[Any], query: str, embedder: Embedder,
+                   query_vector: Optional[np.ndarray] = None) -> list[Optional[tuple[Optional[str], str, float]]]:
+    """Per hit, ``(path, value, cosine similarity)`` of its value closest to the query by meaning (``None``
+    for a hit without text). Also what ``bench/match_floor.py`` calibrates floors with."""
+    candidates = {i: _values(hit)[:MAX_VALUES_PER_HIT] for i, hit in enumerate(hits)}
+    texts = list(dict.fromkeys(v for values in candidates.values() for _, v in values))
+    if not texts:
+        return [None] * len(hits)
+    if query_vector is None:
+        query_vector = embedder.embed_query(query)
+    vectors, _ = embed_with_cache(embedder, texts, get_embedding_cache())
+    unit = normalize_rows(query_vector)[0]
+    closest: list[Optional[tuple[Optional[str], str, float]]] = []
+    for i in range(len(hits)):
+        scored = [(path, value, float(normalize_rows(vectors[value])[0] @ unit)) for path, value in candidates[i]]
+        closest.append(max(scored, key=lambda s: s[2], default=None))
+    return closest
 
-    ``query_vector`` stands in for the query by meaning (a similar-search has no query words).
+
+def explain(hits: Sequence[Any], query: str, how: str, embedder: Optional[Embedder] = None,
+            query_vector: Optional[np.ndarray] = None, floor: Optional[float] = None) -> list[Optional[Match]]:
+    """A :class:`Match` per hit (objects with ``text`` and ``metadata``); ``None`` for a hit no value of which
+    shares a query word or (``how`` "semantic") reaches the match ``floor`` by meaning, and for every hit when
+    ``how`` is "off".
+
+    ``query_vector`` stands in for the query by meaning (a similar-search has no query words); ``floor``
+    (``EXPLAIN_MIN_SIMILARITY``) defaults to the embedder's calibrated ``match_floor``.
     """
     if how == "off":
         return [None] * len(hits)
     query_stems = set(stems(query))
     matches: list[Optional[Match]] = []
-    undecided: dict[int, list[tuple[str, str]]] = {}
+    undecided: list[int] = []
     for i, hit in enumerate(hits):
-        values = _values(hit)
-        scored = [(len(query_stems.intersection(stems(v))), n, path, v) for n, (path, v) in enumerate(values)]
+        scored = [(len(query_stems.intersection(stems(v))), n, path, v) for n, (path, v) in enumerate(_values(hit))]
         best = max(scored, key=lambda s: (s[0], -s[1]), default=None)
         if best and best[0] > 0:
             matches.append(Match(best[2], _snippet(best[3], query_stems)))
-            continue
-        matches.append(Match(values[0][0] if values else None, _snippet(values[0][1] if values else hit.text or "",
-                                                                        query_stems)))
-        if values and len(values) > 1:
-            undecided[i] = values[:MAX_VALUES_PER_HIT]
+        else:
+            matches.append(None)
+            undecided.append(i)
     if undecided and how == "semantic" and embedder is not None:
-        if query_vector is None:
-            query_vector = embedder.embed_query(query)
-        texts = list(dict.fromkeys(v for values in undecided.values() for _, v in values))
-        vectors, _ = embed_with_cache(embedder, texts, get_embedding_cache())
-        unit = normalize_rows(query_vector)[0]
-        for i, values in undecided.items():
-            similarity = [float(normalize_rows(vectors[v])[0] @ unit) for _, v in values]
-            path, value = values[int(np.argmax(similarity))]
-            matches[i] = Match(path, _snippet(value, query_stems))
+        floor = embedder.match_floor if floor is None else floor
+        closest = closest_values([hits[i] for i in undecided], query, embedder, query_vector)
+        for i, found in zip(undecided, closest, strict=True):
+            if found is not None and found[2] >= floor:
+                matches[i] = Match(found[0], _snippet(found[1], query_stems))
     return matches

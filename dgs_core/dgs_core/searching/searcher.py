@@ -47,6 +47,7 @@ class SearchHit:
         """Why this hit matched: ``.path`` (e.g. ``album__artist__name``) and ``.snippet`` of its best chunk.
 
         Computed for the whole result list on first access (see :mod:`dgs_core.searching.explain`); ``None`` when
+        no value of the hit shares a query word or comes close enough by meaning (the match floor), and when
         ``EXPLAIN_MATCHES`` is "off".
         """
         if self._matched is _NOT_LOADED:
@@ -89,12 +90,22 @@ class SearchResults(list):
         if self.config.explain_matches == "semantic":
             embedder = engine.get_search_embedder(engine.get_vector_store())
         try:
-            found = explain(hits, self.query, self.config.explain_matches, embedder, self._query_vector)
+            found = explain(hits, self.query, self.config.explain_matches, embedder, self._query_vector,
+                            self.config.explain_min_similarity)
         except Exception as exc:  # an explanation is a courtesy: never fail the search over it
             log.warning("Explaining %d hits failed: %s", len(hits), exc)
             found = explain(hits, self.query, "lexical")
         for hit, match in zip(hits, found, strict=True):
             hit._matched = match
+
+    @property
+    def no_close_match(self) -> bool:
+        """True when there are hits but none of them matched the query (by its words, or by meaning above the
+        match floor): the nearest rows of a nonsense query, to be shown as "no close match", not as answers.
+        Always False when ``EXPLAIN_MATCHES`` is "off", which gives no reasons to judge by."""
+        if not self or self.config.explain_matches == "off":
+            return False
+        return all(hit.matched is None for hit in self)
 
     def as_body(self, min_score: Optional[float] = None) -> dict[str, Any]:
         """The JSON body of ``GET /api/search/`` for these results (the streamed ``results`` event too)."""
