@@ -1,4 +1,5 @@
-"""The demo's public search page: results for a query, a message (never a 500) for bad input."""
+"""The demo's public pages: results for a query, a message (never a 500) for bad input, "no close match" for a
+query nothing comes near, and a page per artist, album and track that an anonymous visitor can open."""
 
 import copy
 import re
@@ -12,7 +13,7 @@ from dgs_core import search
 
 pytestmark = pytest.mark.django_db
 
-ADMIN_TRACK_LINK = re.compile(r'href="/admin/chinook/track/(\d+)/change/"')
+TRACK_LINK = re.compile(r'class="title" href="/tracks/(\d+)/"')
 
 
 def test_the_empty_form_renders(client):
@@ -20,6 +21,7 @@ def test_the_empty_form_renders(client):
 
     assert response.status_code == 200
     assert b'name="q"' in response.content
+    assert b'maxlength="1024"' in response.content  # GRAPH_SEARCH's MAX_QUERY_LENGTH
     assert b'<option value="chinook.track">' in response.content
 
 
@@ -63,20 +65,47 @@ def test_unloadable_model_answers_503_with_the_reason(client, graph_search_setti
 
 
 @pytest.mark.slow
-def test_a_query_lists_tracks_with_score_text_and_admin_link(client, search_index):
+def test_a_query_lists_tracks_with_score_byline_and_public_link(client, search_index):
     response = client.get("/", {"q": "Ozzy Osbourne", "model": "chinook.Track"})
 
     assert response.status_code == 200
     page = response.content.decode()
-    linked = [int(pk) for pk in ADMIN_TRACK_LINK.findall(page)]
+    linked = [int(pk) for pk in TRACK_LINK.findall(page)]
     assert len(linked) == len(set(linked)) >= 5
     assert set(linked) <= search_index.track_pks
     assert linked[0] == search("Ozzy Osbourne", models=["chinook.Track"], limit=1)[0].pk
     tracks = Track.objects.select_related("album__artist").in_bulk(linked[:5])
     assert [tracks[pk].album.artist.name for pk in linked[:5]] == ["Ozzy Osbourne"] * 5
-    assert page.count(" · score ") == len(linked)
-    assert escape(tracks[linked[0]].album.title) in page  # the indexed text is shown
-    assert "matched <code>album__artist__name</code>: Ozzy Osbourne" in page  # why the first track matched
+    assert page.count('<span class="score"') == len(linked)
+    assert escape(tracks[linked[0]].album.title) in page  # the byline: artist, album, genre
+    assert "Matched artist: <mark>Ozzy Osbourne</mark>" in page  # why the first track matched, in words
+    assert "album__artist__name" not in page and "/admin/chinook/" not in page
+    assert client.get(f"/tracks/{linked[0]}/").status_code == 200  # an anonymous visitor can follow it
+
+
+@pytest.mark.slow
+def test_a_nonsense_query_says_no_close_match(client, search_index):
+    response = client.get("/", {"q": "xqzzv plorf"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="no-close-match"' in page and "No close match for “xqzzv plorf”" in page
+    assert 'id="results"' not in page and "Matched" not in page
+
+
+@pytest.mark.slow
+def test_artist_album_and_track_pages_are_public_with_similar_rows(client, search_index):
+    track = Track.objects.select_related("album__artist", "genre").get(pk=min(search_index.track_pks))
+    pages = [client.get(url) for url in (track.get_absolute_url(), track.album.get_absolute_url(),
+                                         track.album.artist.get_absolute_url())]
+    assert [response.status_code for response in pages] == [200, 200, 200]
+    track_page, album_page, artist_page = (response.content.decode() for response in pages)
+    assert escape(track.name) in track_page and escape(track.genre.name) in track_page
+    assert f'href="{track.album.get_absolute_url()}"' in track_page
+    assert f'href="{track.get_absolute_url()}"' in album_page
+    assert f'href="{track.album.get_absolute_url()}"' in artist_page
+    assert 'id="similar"' in track_page  # "More like this": get_similar over the index
+    assert client.get("/tracks/999999/").status_code == 404
 
 
 @pytest.mark.slow

