@@ -13,10 +13,12 @@ Plugins add their own through the ``dgs_system_checks`` hook, with the same ids.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from dgs_core.conf import Problem, get_config_and_problems
+from dgs_core.conf import Problem, did_you_mean, get_config_and_problems
 from dgs_core.indexing import text
 from dgs_core.plugins import get_registry
 from dgs_core.rest import access as api_access
@@ -26,6 +28,15 @@ from dgs_core.rest.requirements import installation_problems
 def _message(problem: Problem) -> checks.CheckMessage:
     cls = checks.Error if problem.is_error else checks.Warning
     return cls(problem.msg, hint=problem.hint, id=problem.id)
+
+
+def _closest_model(label: str) -> Optional[str]:
+    """"Did you mean 'shop.Product'?" for a misspelt model label, or for a bare model name such as 'Product'."""
+    from django.apps import apps
+
+    labels = [m._meta.label for m in apps.get_models()]
+    named = [known for known in labels if known.split(".")[1].lower() == label.rsplit(".", 1)[-1].lower()]
+    return did_you_mean(label, labels) or (f"Did you mean {named[0]!r}?" if len(named) == 1 else None)
 
 
 def _model_problems(config) -> list[Problem]:
@@ -40,10 +51,12 @@ def _model_problems(config) -> list[Problem]:
         except (LookupError, ValueError):
             app_label = entry.label.split(".")[0]
             known = [m._meta.label for m in apps.get_models() if m._meta.app_label == app_label]
+            known_here = ", ".join(known) or "none (is the app installed?)"
+            hint = f"Use 'app_label.ModelName'; models of {app_label!r}: {known_here}."
+            suggestion = _closest_model(entry.label)
             problems.append(Problem(
                 "dgs.E003", f"GRAPH_SEARCH['MODELS'] names {entry.label!r}, which is not an installed model.",
-                f"Use 'app_label.ModelName'; models of {app_label!r}: "
-                f"{', '.join(known) or 'none (is the app installed?)'}.",
+                f"{suggestion} {hint}" if suggestion else hint,
             ))
             continue
         paths = list(entry.fields) + list(entry.weight_fields) + list(entry.filter_fields)

@@ -7,6 +7,7 @@ Set ``DGS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only core (plus what tests registe
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import os
@@ -204,9 +205,12 @@ class PluginRegistry:
                 f"{setting} is {name!r}, but the plugin that provides it is not installed. "
                 f"Run: {hint}   (installed {family.replace('_', ' ')} names: {installed})"
             )
+        # A misspelt name: the closest installed name, or of a dgs plugin not installed yet (whose hint then follows).
+        close = difflib.get_close_matches(name, [*registered, *_core_extras()], n=1, cutoff=0.75)
         raise PluginError(
             f"{setting} is {name!r}, which no installed plugin registers. "
-            f"Installed {family.replace('_', ' ')} names: {installed}; or give a dotted path to a class."
+            + (f"Did you mean {close[0]!r}? " if close else "")
+            + f"Installed {family.replace('_', ' ')} names: {installed}; or give a dotted path to a class."
         )
 
 

@@ -28,6 +28,17 @@ def test_unknown_field_path_names_the_part():
     assert msg.id == "dgs.E005" and "brand__nmae" in msg.msg and "'nmae'" in msg.msg and "description" in msg.msg
 
 
+@pytest.mark.parametrize(("label", "suggestion"), [("shop.Prodcut", "shop.Product"), ("Product", "shop.Product")])
+def test_a_misspelt_model_label_gets_the_model_it_resembles(label, suggestion):
+    (msg,) = dgs_messages(MODELS=[{"model": label, "fields": ["name"]}])
+    assert msg.id == "dgs.E003" and msg.hint.startswith(f"Did you mean {suggestion!r}?")
+
+
+def test_a_misspelt_backend_name_gets_the_name_it_resembles():
+    (msg,) = dgs_messages(EMBEDDINGS={"default": {"BACKEND": "hashng"}})
+    assert msg.id == "dgs.E007" and "Did you mean 'hashing'?" in msg.msg
+
+
 def test_a_misspelt_field_path_gets_the_field_it_resembles():
     (msg,) = dgs_messages(MODELS=[{"model": "shop.Product", "fields": ["name", "brand__nmae"]}])
     assert "Did you mean 'name'?" in msg.msg
