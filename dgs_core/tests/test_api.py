@@ -9,6 +9,7 @@ import dgs_core
 from dgs_core import engine
 from dgs_core.exceptions import BackendUnavailable, InvalidParameterError, UnknownModelError
 from dgs_core.indexing.indexer import reindex_queryset
+from dgs_core.searching.query import SearchQuery
 from tests.factories import make_catalogue
 from tests.shop.models import Product, Review
 
@@ -155,3 +156,9 @@ def test_another_embedder_on_a_filled_store_fails_clearly_and_check_warns():
     with pytest.raises(EmbedderMismatchError, match="'hashing:other-model' \\(256 dimensions\\)"):
         dgs_core.search("phone")
     assert [m.id for m in checks.run_checks() if m.id.startswith("dgs.")] == ["dgs.W004"]
+
+
+@pytest.mark.parametrize("limit", ["²", "٣", "9" * 5000, "1e3", " "])
+def test_a_limit_that_is_not_ascii_digits_is_an_invalid_parameter(limit):
+    with pytest.raises(InvalidParameterError, match="'limit' must be a positive integer"):
+        SearchQuery.build("phone", limit=limit)

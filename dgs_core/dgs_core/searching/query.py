@@ -9,6 +9,7 @@ query length) lives here once, and each error names the parameter at fault.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -21,6 +22,9 @@ from dgs_core.searching.filters import parse_filters
 
 log = logging.getLogger("dgs_core.search")
 
+#: An integer as text: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and few enough
+#: that int() never meets Python's limit on the digits it converts.
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 #: The deepest page a client may ask for: deeper offsets cost the store k = offset + limit candidates.
 MAX_OFFSET = 10_000
 
@@ -29,7 +33,7 @@ def positive_int(name: str, value: Any, maximum: Optional[int] = None, minimum: 
     """``value`` as an integer of at least ``minimum`` (digits in a string are accepted); above ``maximum`` it is
     clamped with a logged warning."""
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             value = int(value)
         else:
             raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
