@@ -14,6 +14,7 @@ the Chroma write succeeded, so the sidecar is never ahead of Chroma.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -108,3 +109,31 @@ class KeywordSidecar:
             hits = self.table.search(conn, query, k, models=models, filters=filters) if exists else None
             conn.execute("COMMIT")
             return hits
+
+    def documents(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str, dict]]:
+        """``(model, pk, text, metadata)`` of each of ``ids`` the keyword index holds, in one read.
+
+        Vector search reads its hits' text and metadata here rather than from Chroma, which keeps metadata as
+        one SQLite row per key (dozens per document with the derived filter keys of :mod:`dgs_chroma.metadata`)
+        and takes 20 ms to return 50 documents' metadata on Chinook where the ids alone take 1 ms.
+        """
+        if not ids:
+            return {}
+        found: dict[str, tuple[str, str, str, dict]] = {}
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN")  # one snapshot for every chunk
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.table.docs,)).fetchone():
+                conn.execute("COMMIT")
+                return found
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT d.doc_id, d.model, d.pk, f.text, d.metadata FROM {self.table.docs} AS d "
+                    f"JOIN {self.table.name} AS f ON f.rowid = d.rowid WHERE d.doc_id IN ({marks})",
+                    chunk,
+                )
+                found.update((doc_id, (model, pk, text, json.loads(metadata)))
+                             for doc_id, model, pk, text, metadata in rows)
+            conn.execute("COMMIT")
+        return found

@@ -359,10 +359,9 @@ class ChromaVectorStore(VectorStore):
         answer pass: ask for twice as many (``until_k``), or return ``None``."""
         wanted = k
         while True:
-            found = collection.query(query_embeddings=query, n_results=wanted, where=where,
-                                     include=["documents", "metadatas", "distances"])
-            kept = [hit for hit in self._hits(found["ids"][0], found["documents"][0], found["metadatas"][0],
-                                              found["distances"][0]) if passes(hit)]
+            found = collection.query(query_embeddings=query, n_results=wanted, where=where, include=["distances"])
+            ranked = list(zip(found["ids"][0], found["distances"][0], strict=True))
+            kept = [hit for hit in self._read_hits(collection, ranked) if passes(hit)]
             if len(kept) >= k or len(found["ids"][0]) < wanted:  # enough, or every match was seen
                 return kept[:k]
             if not until_k:
@@ -378,9 +377,9 @@ class ChromaVectorStore(VectorStore):
         the others only ids and distances are asked first; their text and metadata, which cost far more, are
         read only if the share of the first ``k`` that passed says enough of them will.
         """
-        found = collection.query(query_embeddings=query, n_results=k, include=["documents", "metadatas", "distances"])
+        found = collection.query(query_embeddings=query, n_results=k, include=["distances"])
         first = found["ids"][0]
-        kept = [hit for hit in self._hits(first, found["documents"][0], found["metadatas"][0], found["distances"][0])
+        kept = [hit for hit in self._read_hits(collection, list(zip(first, found["distances"][0], strict=True)))
                 if passes(hit)]
         if len(kept) >= k or len(first) < k:  # enough, or every document was seen
             return kept
@@ -395,14 +394,24 @@ class ChromaVectorStore(VectorStore):
         return kept[:k] if len(kept) >= k else None
 
     def _read_hits(self, collection, ranked: Sequence[tuple[str, float]]) -> list[VectorHit]:
-        """Hits for ``(id, distance)`` pairs, in their order, with text and metadata read from Chroma."""
+        """Hits for ``(id, distance)`` pairs, in their order, with text and metadata read from the keyword index
+        (:meth:`KeywordSidecar.documents`, far cheaper than Chroma's metadata), and from Chroma for those it
+        lacks: a write in progress (Chroma first, the keyword index when it commits), or no keyword index."""
         if not ranked:
             return []
-        found = collection.get(ids=[doc_id for doc_id, _ in ranked], include=["documents", "metadatas"])
-        records = dict(zip(found["ids"], zip(found["documents"], found["metadatas"], strict=True), strict=True))
+        records = self.keywords.documents([doc_id for doc_id, _ in ranked]) if self.keywords else {}
+        missing = [doc_id for doc_id, _ in ranked if doc_id not in records]
+        if missing:
+            found = collection.get(ids=missing, include=["documents", "metadatas"])
+            records.update(
+                (doc_id, (meta[MODEL_KEY], meta[PK_KEY], text or "", original_metadata(meta)))
+                for doc_id, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
+                if meta is not None  # another process deleted it after this one loaded the vector index
+            )
         present = [(doc_id, distance) for doc_id, distance in ranked if doc_id in records]  # deleted meanwhile
-        return self._hits([doc_id for doc_id, _ in present], [records[doc_id][0] for doc_id, _ in present],
-                          [records[doc_id][1] for doc_id, _ in present], [distance for _, distance in present])
+        scores = cosine_to_score(distance_to_cosine(self._space, np.asarray([d for _, d in present], dtype=np.float64)))
+        return [VectorHit(doc_id, *records[doc_id][:2], float(score), *records[doc_id][2:])
+                for (doc_id, _), score in zip(present, scores, strict=True)]
 
     def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
                        filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
@@ -425,17 +434,6 @@ class ChromaVectorStore(VectorStore):
                 )
             return []
         return hits
-
-    def _hits(self, ids: Sequence[str], texts: Sequence[Optional[str]],
-              metadatas: Sequence[Optional[dict[str, Any]]], distances: Sequence[float]) -> list[VectorHit]:
-        """Hits from Chroma's columns (one entry per document), scored from the distances."""
-        scores = cosine_to_score(distance_to_cosine(self._space, np.asarray(distances, dtype=np.float64)))
-        return [
-            VectorHit(doc_id, meta[MODEL_KEY], meta[PK_KEY], float(score), text or "", original_metadata(meta))
-            for doc_id, text, meta, score in zip(ids, texts, metadatas, scores, strict=True)
-            # Embedded Chroma: another process deleted the document after this one loaded the vector index.
-            if meta is not None
-        ]
 
     def count(self, models: Optional[Sequence[str]] = None) -> int:
         if not models:

@@ -97,3 +97,32 @@ def test_table_names_are_identifiers_and_tell_similar_collection_names_apart():
     tables = [table_name(name) for name in names]
     assert len(set(tables)) == len(names)
     assert all(t.isidentifier() and len(t) <= 63 for t in tables)
+
+
+def test_vector_hits_read_text_and_metadata_from_the_keyword_index_and_from_chroma_for_the_rest(
+    open_store, path, monkeypatch
+):
+    """Chroma returns 50 documents' metadata in about 20 ms (one SQLite row per derived filter key) and their ids
+    in 1 ms, so hits take text and metadata from the keyword index; a document it lacks (a write whose keyword
+    half has not committed yet, or a store without keyword index) is read from Chroma."""
+    vectors = random_vectors(2, DIMENSION, seed=11)
+    store = open_store()
+    store.upsert([make_doc(PRODUCT, i, vectors[i], text=f"text {i}", metadata={"genre__name": f"g{i}", "n": i})
+                  for i in range(2)])
+    with sqlite3.connect(f"{path}/{FILE_NAME}") as conn:  # the keyword index loses document 1
+        conn.execute(f"DELETE FROM {table_name('dgs')}_docs WHERE doc_id = ?", [document_id(PRODUCT, 1)])
+    queries = []
+    collection = store._use(lambda c: c)
+    original = type(collection).query
+
+    def spy(self, *args, **kwargs):
+        queries.append(kwargs.get("include"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(collection), "query", spy)  # records what Chroma is asked to return, then asks it
+    hits = store.search(vectors[0], 2, models=[PRODUCT])
+    assert queries == [["distances"]]
+    assert [(h.id, h.model, h.pk, h.text, h.metadata) for h in hits] == [
+        (document_id(PRODUCT, 0), PRODUCT, "0", "text 0", {"genre__name": "g0", "n": 0}),
+        (document_id(PRODUCT, 1), PRODUCT, "1", "text 1", {"genre__name": "g1", "n": 1}),
+    ]
