@@ -318,7 +318,8 @@ class QdrantVectorStore(VectorStore):
         if query.size != state.dimension:
             raise EmbedderMismatchError(self._mismatch(state.dimension, query.size))
         points = self._query(query.tolist(), None, k, must, self._search_params)
-        return [self._hit(point, float(cosine_to_score(point.score))) for point in points]
+        scores = cosine_to_score(np.array([point.score for point in points], dtype=np.float64))  # one numpy call
+        return [self._hit(point, float(score)) for point, score in zip(points, scores, strict=True)]
 
     def keyword_search(self, query: str, k: int, *, models: Optional[Sequence[str]] = None,
                        filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
