@@ -132,7 +132,8 @@ def test_checks_report_option_mistakes_of_the_llm_backend_and_the_reranker_witho
     messages = dgs_messages(LANGGRAPH={"ENABLED": True, "LLM": chat,
                                        "RERANKER": {"BACKEND": "bi-encoder", "OPTIONS": {"MAX_PASSAGES": 0}}})
     assert [id_ for id_, _msg in messages] == ["dgs.E009", "dgs.E009"]
-    assert messages[0][1] == ("GRAPH_SEARCH['LANGGRAPH']['LLM']['OPTIONS'] has unknown keys TEMPERATUR; OpenAIChatLLM "
-                              "accepts BASE_URL, API_KEY, TIMEOUT, TEMPERATURE. Did you mean TEMPERATURE for TEMPERATUR?")
+    assert messages[0][1] == ("GRAPH_SEARCH['LANGGRAPH']['LLM']['OPTIONS'] has unknown keys TEMPERATUR; "
+                              "OpenAIChatLLM accepts BASE_URL, API_KEY, TIMEOUT, TEMPERATURE. "
+                              "Did you mean TEMPERATURE for TEMPERATUR?")
     assert messages[1][1] == ("GRAPH_SEARCH['LANGGRAPH']['RERANKER']['OPTIONS']['MAX_PASSAGES'] must be a positive "
                               "integer, not 0.")
