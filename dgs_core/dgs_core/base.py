@@ -158,6 +158,13 @@ class Embedder(Configurable, ABC):
         """Embed one search query; returns float32 ``(dimension,)``. Override for query prompts."""
         return np.asarray(self.embed_documents([text]), dtype=np.float32)[0]
 
+    def adopt_recorded_id(self, recorded_id: str) -> bool:
+        """Take ``recorded_id``, the id of an index's vectors, as this embedder's when those vectors are this
+        embedder's within rounding (e.g. the same model run by another runtime): the index then needs no
+        rebuild, and its content hashes (which include the id) stay valid. Returns whether it did; an embedder
+        that cannot tell never does, and the index must be rebuilt."""
+        return False
+
     def count_tokens(self, text: str) -> Optional[int]:
         """Tokens the model would see for ``text``, or ``None`` if unknown."""
         return None

@@ -37,6 +37,16 @@ class UnregisteredEmbedder(HashingEmbedder):
 ReExported = UnregisteredEmbedder  # a second path to the same class
 
 
+class SameVectorsEmbedder(HashingEmbedder):
+    """Makes the vectors of "hashing" under another id, and says so when asked (as one model on two runtimes)."""
+
+    def adopt_recorded_id(self, recorded_id):
+        if recorded_id != "hashing:hashing-512":
+            return False
+        self.recorded_name = "hashing"
+        return True
+
+
 @pytest.fixture
 def registry(monkeypatch):
     """The process registry, replaced by core plus one plugin registering this module's embedders."""
@@ -127,3 +137,12 @@ def test_another_class_recorded_is_still_a_mismatch(products):
     with override_settings(GRAPH_SEARCH=embedding_settings("hashing")):
         with pytest.raises(EmbedderMismatchError, match="UnregisteredEmbedder"):
             index_products()
+
+
+def test_an_index_whose_vectors_the_embedder_adopts_keeps_working_without_embedding_again(products):
+    with override_settings(GRAPH_SEARCH=embedding_settings("hashing")):
+        assert index_products() == (3, 0)
+    with override_settings(GRAPH_SEARCH=embedding_settings(f"{HERE}.SameVectorsEmbedder")):
+        assert index_products() == (0, 3)  # same vector space and content hashes: nothing embedded again
+        assert engine.get_embedder().id == "hashing:hashing-512"
+        assert [hit.pk for hit in dgs_core.search("garden hose", limit=1)] == [products[1].pk]

@@ -17,7 +17,7 @@ from dgs_core.engine.backends import (
     build,
     build_embedder,
     build_vector_store,
-    keep_recorded_spelling,
+    keep_recorded_id,
     option_problems,
     resolve_class,
 )
@@ -100,7 +100,7 @@ def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = Fa
     key = (id(store), embedder.id, writing, state)
     if key in _checked_embedders:
         return
-    keep_recorded_spelling(store.embedder_info(), embedder)
+    keep_recorded_id(store.embedder_info(), embedder)
     if writing and isinstance(store, GenerationRouter):
         if not store.prepare_writes(embedder.id, embedder.dimension):
             raise _mismatch(store.embedder_info() or {}, embedder)
@@ -124,7 +124,7 @@ def get_search_embedder(store: VectorStore) -> Embedder:
     embedder = get_embedder()
     if isinstance(store, GenerationRouter):
         info = store.embedder_info()
-        keep_recorded_spelling(info, embedder)
+        keep_recorded_id(info, embedder)
         recorded = store.live_embedder_config()
         if (info and info.get("embedder") != embedder.id and recorded.get("id") == info.get("embedder")
                 and recorded.get("backend")):

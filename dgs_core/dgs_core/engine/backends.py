@@ -67,6 +67,17 @@ def keep_recorded_spelling(info: Optional[dict[str, Any]], embedder: Embedder) -
         embedder.recorded_name = spelling
 
 
+def keep_recorded_id(info: Optional[dict[str, Any]], embedder: Embedder) -> None:
+    """Let ``embedder`` keep the id a collection recorded (``info``) when the collection's vectors are its own:
+    the same class under another spelling (:func:`keep_recorded_spelling`), or vectors the embedder finds
+    equivalent to what it makes (:meth:`Embedder.adopt_recorded_id`, e.g. the same model on another runtime).
+    """
+    keep_recorded_spelling(info, embedder)
+    recorded = str((info or {}).get("embedder") or "")
+    if recorded and recorded != embedder.id and (info or {}).get("dimension") == embedder.dimension:
+        embedder.adopt_recorded_id(recorded)
+
+
 def _arguments(cls: type, cfg: BackendConfig) -> dict[str, Any]:
     """The options ``cls`` is built with: ``cfg.options``, and ``model_name`` for the families that take one."""
     if issubclass(cls, (Embedder, Reranker)) and cfg.model_name is not None:

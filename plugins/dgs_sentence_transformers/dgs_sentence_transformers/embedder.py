@@ -14,11 +14,17 @@ Settings (``OPTIONS`` keys are case-insensitive; every one is optional)::
             # or QUERY_PROMPT_NAME / DOCUMENT_PROMPT_NAME: names of prompts the model's config defines
             "TRUST_REMOTE_CODE": False,   # allow models that ship their own Python code
             "CACHE_FOLDER": None,         # where hub downloads go (default: the Hugging Face cache)
+            "RUNTIME": "torch",           # or "onnx", "openvino" (extras of the same names)
+            "PRECISION": "fp32",          # "bf16" on torch/openvino, "int8" on onnx
+            "EXPORT_FOLDER": None,        # where the ONNX export is kept (default: <HF_HOME>/dgs-exports)
         },
     }}
 
 The model is loaded on first use, once per process, and shared by every embedder instance with the
-same model and loading options; sentence-transformers (and torch) are imported only then.
+same model and loading options; sentence-transformers (and torch) are imported only then. Another
+runtime than PyTorch runs the model's transformer (see :mod:`dgs_sentence_transformers.runtimes`); the
+embedder's id names it unless it is PyTorch at fp32, and an index built by another runtime is kept when the
+two runtimes' vectors agree (:meth:`SentenceTransformerEmbedder.adopt_recorded_id`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy as np
 from dgs_core.base import Embedder
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, PluginError
 from dgs_core.options import option
+from dgs_sentence_transformers import runtimes
 
 DEFAULT_MODEL_NAME = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
 
@@ -54,7 +61,8 @@ _models_lock = threading.Lock()
 
 
 def _shared_model(key: tuple[Any, ...]) -> _LoadedModel:
-    """The process-wide model for ``key`` = (model_name, device, trust_remote_code, cache_folder)."""
+    """The process-wide model for ``key`` = (model_name, device, trust_remote_code, cache_folder, runtime,
+    precision, export_folder)."""
     loaded = _models.get(key)
     if loaded is None:
         with _models_lock:
@@ -64,7 +72,8 @@ def _shared_model(key: tuple[Any, ...]) -> _LoadedModel:
     return loaded
 
 
-def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_folder: Optional[str]) -> Any:
+def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_folder: Optional[str],
+                runtime: str = "torch", precision: str = "fp32", export_folder: Optional[str] = None) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
@@ -73,7 +82,7 @@ def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_fol
             'Run: pip install "dgs-core[sentence-transformers]"'
         ) from exc
     try:
-        return SentenceTransformer(
+        model = SentenceTransformer(
             os.path.expanduser(model_name),
             device=None if device == "auto" else device,
             trust_remote_code=trust_remote_code,
@@ -86,6 +95,8 @@ def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_fol
             "network access to huggingface.co (and unset HF_HUB_OFFLINE), or set MODEL_NAME to a local directory "
             "holding the model (e.g. one written by SentenceTransformer(...).save(path))."
         ) from exc
+    runtimes.run_on(model, runtime, precision, export_folder, model_name)
+    return model
 
 
 def _looks_like_path(model_name: str) -> bool:
@@ -116,6 +127,10 @@ class SentenceTransformerEmbedder(Embedder):
         document_prompt_name: Optional[str] = option(None, help="name of a prompt of the model's configuration")
         trust_remote_code: bool = option(False, help="allow models that ship their own Python code")
         cache_folder: Optional[Union[str, os.PathLike]] = option(None, help="where hub downloads go")
+        runtime: str = option("torch", help="'torch', 'onnx' or 'openvino': what runs the model")
+        precision: str = option("fp32", help="'fp32'; 'bf16' on torch and openvino; 'int8' on onnx")
+        export_folder: Optional[Union[str, os.PathLike]] = option(
+            None, help="where the model exported for onnx/openvino is kept (default: <HF_HOME>/dgs-exports)")
 
         def __post_init__(self) -> None:
             model_name = self.model_name
@@ -128,6 +143,12 @@ class SentenceTransformerEmbedder(Embedder):
             if not DEVICE.match(self.device):
                 raise ValueError(f"{{device}} is {self.device!r}, which is not a device name; use 'cpu', 'cuda', "
                                  "'cuda:1', 'mps', or 'auto' for the best available.")
+            problem = runtimes.check(self.runtime, self.precision)
+            if problem:
+                raise ValueError(problem)
+            if self.runtime != "torch" and self.device not in ("cpu", "auto"):
+                raise ValueError(f"{{runtime}} {self.runtime!r} runs on the CPU, but {{device}} is {self.device!r}; "
+                                 "use RUNTIME 'torch' on an accelerator.")
             for kind in ("query", "document"):
                 if getattr(self, f"{kind}_prompt") is not None and getattr(self, f"{kind}_prompt_name") is not None:
                     raise ValueError(
@@ -145,9 +166,15 @@ class SentenceTransformerEmbedder(Embedder):
         self.document_prompt: Optional[str] = settings.document_prompt
         self.query_prompt_name: Optional[str] = settings.query_prompt_name
         self.document_prompt_name: Optional[str] = settings.document_prompt_name
-        cache_folder = settings.cache_folder
-        self._model_key = (self.model_name, self.device, settings.trust_remote_code,
-                           None if cache_folder is None else os.fspath(cache_folder))
+        self.runtime: str = settings.runtime
+        self.precision: str = settings.precision
+        folders = [None if folder is None else os.fspath(folder)
+                   for folder in (settings.cache_folder, settings.export_folder)]
+        self._model_key = (self.model_name, self.device, settings.trust_remote_code, folders[0],
+                           self.runtime, self.precision, folders[1])
+        #: The id of an index built by another runtime whose vectors agree with this one's (see adopt_recorded_id).
+        self._adopted_id: Optional[str] = None
+        self._agreement: dict[str, bool] = {}  # measured once per recorded id
         self._loaded: Optional[_LoadedModel] = None
         self._dimension: Optional[int] = None
 
@@ -167,12 +194,41 @@ class SentenceTransformerEmbedder(Embedder):
 
     @property
     def id(self) -> str:
-        """Plugin and model name, plus the document prompt when one is set (it changes document vectors)."""
+        """Plugin and model name, plus the document prompt when one is set (it changes document vectors) and
+        the runtime unless it is PyTorch at fp32; or the id of an index whose vectors agree (adopt_recorded_id)."""
+        return self._adopted_id or self._own_id(self.runtime, self.precision)
+
+    def _own_id(self, runtime: str, precision: str) -> str:
+        model_id = super().id
         if self.document_prompt is not None:
-            return f"{super().id}|document_prompt={self.document_prompt!r}"
-        if self.document_prompt_name is not None:
-            return f"{super().id}|document_prompt_name={self.document_prompt_name!r}"
-        return super().id
+            model_id = f"{model_id}|document_prompt={self.document_prompt!r}"
+        elif self.document_prompt_name is not None:
+            model_id = f"{model_id}|document_prompt_name={self.document_prompt_name!r}"
+        run = runtimes.label(runtime, precision)
+        return f"{model_id}|runtime={run}" if run else model_id
+
+    def adopt_recorded_id(self, recorded_id: str) -> bool:
+        """Take ``recorded_id`` as this embedder's id when it names the same model and prompt run by another
+        runtime whose vectors agree with this one's: the lowest cosine similarity between the two runtimes'
+        vectors of :data:`~dgs_sentence_transformers.runtimes.PROBE_TEXTS` is at least
+        :data:`~dgs_sentence_transformers.runtimes.AGREEMENT`. Measuring loads the other runtime's model
+        once, for as long as it takes."""
+        if recorded_id not in self._agreement:
+            self._agreement[recorded_id] = any(
+                recorded_id == self._own_id(runtime, precision) and self._agrees_with(runtime, precision)
+                for runtime, precisions in runtimes.PRECISIONS.items() for precision in precisions
+                if (runtime, precision) != (self.runtime, self.precision))
+        if self._agreement[recorded_id]:
+            self._adopted_id = recorded_id
+        return self._agreement[recorded_id]
+
+    def _agrees_with(self, runtime: str, precision: str) -> bool:
+        other = _load_model(*self._model_key[:4], runtime, precision, self._model_key[6])
+        texts = list(runtimes.PROBE_TEXTS)
+        theirs = other.encode(texts, prompt=self.document_prompt, prompt_name=self.document_prompt_name,
+                              batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        ours = self._encode(texts, self.document_prompt, self.document_prompt_name)
+        return runtimes.agreement(ours, theirs) >= runtimes.AGREEMENT
 
     @property
     def dimension(self) -> int:

@@ -100,7 +100,8 @@ class BiEncoderReranker(Reranker):
             store = engine.get_vector_store()
         if store is None or not self.reuse_stored_vectors:
             return None
-        if (store.embedder_info() or {}).get("embedder") != self.embedder.id:
+        recorded = (store.embedder_info() or {}).get("embedder")
+        if recorded != self.embedder.id and not (recorded and self.embedder.adopt_recorded_id(recorded)):
             return None
         stored = store.get_vectors([hit.id for hit in hits])
         if len(stored) != len(hits):

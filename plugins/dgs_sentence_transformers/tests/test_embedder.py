@@ -142,6 +142,13 @@ def test_check_options_accepts_defaults_hub_ids_and_local_paths(model_path):
         (None, {"batchsize": 8}, "OPTIONS has unknown keys BATCHSIZE; the sentence-transformers embedder accepts"),
         (None, {"query_prompt": "query: ", "query_prompt_name": "query"}, "both QUERY_PROMPT and QUERY_PROMPT_NAME"),
         (None, {"document_prompt": 3}, "OPTIONS['DOCUMENT_PROMPT'] must be a string"),
+        (None, {"runtime": "tensorrt"}, "OPTIONS['RUNTIME'] is 'tensorrt'; use 'torch', 'onnx' or 'openvino'"),
+        (None, {"runtime": "onnx", "precision": "bf16"},
+         "OPTIONS['PRECISION'] is 'bf16', which the onnx runtime does not offer (bf16 runs on torch or openvino)"),
+        (None, {"precision": "int8"}, "the torch runtime does not offer (int8 runs on onnx); use 'fp32' or 'bf16'"),
+        (None, {"precision": "fp16"}, "OPTIONS['PRECISION'] is 'fp16', which the torch runtime does not offer; use"),
+        (None, {"runtime": "openvino", "device": "cuda"},
+         "OPTIONS['RUNTIME'] 'openvino' runs on the CPU, but OPTIONS['DEVICE'] is 'cuda'"),
     ],
 )
 def test_check_options_names_the_setting_and_the_fix(model_name, options, expected):
