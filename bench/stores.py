@@ -47,6 +47,8 @@ FILTERS = (
     {"genre__name": "Rock", "milliseconds__lt": 240000},
 )
 SYNTHETIC_GENRES = 25  # synthetic documents carry genre__name "g0".."g24": a filter keeps 4 %
+#: Sizes of the synthetic fill at which plain and filtered search are also timed (filtered/plain per scale).
+CHECKPOINTS = (40_000,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Corpus:
     documents: list[Any]  # StoredDocument
     unit: np.ndarray  # the documents' unit vectors, row i = documents[i]
     queries: np.ndarray
+    texts: tuple[str, ...]  # the queries as typed, for the keyword leg
     filters: list[list[Any]]  # Condition lists, parsed by dgs_core like a search() call
     embedder_id: str
 
@@ -139,7 +142,24 @@ def build_corpus(workload: Workload) -> Corpus:
         for i, d in enumerate(documents)
     ]
     filters = [parse_filters(f, [config])[0] for f in FILTERS]
-    return Corpus(stored, normalize_rows(vectors), normalize_rows(queries), filters, embedder.id)
+    return Corpus(stored, normalize_rows(vectors), normalize_rows(queries), tuple(QUERIES), filters, embedder.id)
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux); 0 where /proc is missing."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def hybrid(store: Any, query: np.ndarray, text: str, depth: int) -> list[Any]:
+    """The store calls of a default-mode (hybrid) search, as core's pipeline makes them: both legs ``depth``
+    deep under the models restriction, fused by reciprocal rank fusion."""
+    from dgs_core.searching.fusion import reciprocal_rank_fusion
+
+    lists = [store.search(query, depth, models=[TRACK]), store.keyword_search(text, depth, models=[TRACK])]
+    return reciprocal_rank_fusion(lists, LIMIT)
 
 
 def copies(documents: list[Any]) -> list[Any]:
@@ -149,11 +169,13 @@ def copies(documents: list[Any]) -> list[Any]:
 
 def bench_chinook(store: Any, corpus: Corpus, workload: Workload) -> dict[str, Any]:
     from dgs_core.base import cosine_to_score
+    from dgs_core.conf import get_config
     from dgs_core.filters import matches
 
     if "filters" not in store.capabilities:
         raise RuntimeError("the store does not declare the 'filters' capability that dgs needs for filtered search")
     batches = [copies(corpus.documents[i : i + BATCH]) for i in range(0, len(corpus.documents), BATCH)]
+    memory_before = resident_bytes()
     store.record_embedder(corpus.embedder_id, corpus.unit.shape[1])  # what dgs does before the first write
     indexed, start = 0, time.perf_counter()
     for batch in batches:
@@ -194,8 +216,24 @@ def bench_chinook(store: Any, corpus: Corpus, workload: Workload) -> dict[str, A
             found = {h.id for h in filtered_hits}
             if not (found <= expected and len(found) == min(LIMIT, len(expected))):
                 filter_errors += 1
+    # The other searches of a site: keyword and default-mode (hybrid) legs as deep as the pipeline asks, and
+    # "more like this" (the object's stored vector, then its neighbours).
+    depth = max(LIMIT, get_config().hybrid.candidates)
+    texts, ids = corpus.texts, [documents[(n * 97) % indexed].id for n in range(len(corpus.queries))]
+    store.keyword_search(texts[0], depth, models=[TRACK])
+    keyword = timed_ops(lambda n: store.keyword_search(texts[n], depth, models=[TRACK]), len(texts))
+    mixed = timed_ops(lambda n: hybrid(store, corpus.queries[n], texts[n], depth), len(texts))
+
+    def similar(n: int) -> None:
+        vector = store.get_vectors([ids[n]])[ids[n]]
+        store.search(vector, LIMIT + 1, models=[TRACK])
+
+    alike = timed_ops(similar, len(ids))
     result.update(
+        keyword_p50=ms(keyword, 50), hybrid_p50=ms(mixed, 50), hybrid_p95=ms(mixed, 95), similar_p50=ms(alike, 50),
+        memory=resident_bytes() - memory_before,
         search_p50=ms(plain, 50), search_p95=ms(plain, 95), filtered_p50=ms(filtered, 50),
+        filtered_p95=ms(filtered, 95),
         recall=float(np.mean(recalls)), score_error=max(score_errors), filter_errors=filter_errors,
         filtered_searches=len(corpus.queries),
     )
@@ -218,18 +256,27 @@ def bench_synthetic(store: Any, workload: Workload) -> dict[str, Any]:
     spare = 2 * workload.ops + 20
     vectors = synthetic_vectors(workload.synthetic + spare, seed=7)
     store.record_embedder("bench:synthetic", vectors.shape[1])
-    size, start = 0, time.perf_counter()
-    while size < workload.synthetic and time.perf_counter() - start < workload.fill_budget_s:
+    queries, genre = vectors[-10:], [Condition("genre__name", "exact", "g3")]
+
+    def plain_and_filtered() -> tuple[float, float]:
+        analyze(store)
+        store.search(queries[0], LIMIT)  # first searches excluded, as above
+        store.search(queries[0], LIMIT, filters=genre)
+        return (ms(timed_ops(lambda n: store.search(queries[n], LIMIT), 10), 50),
+                ms(timed_ops(lambda n: store.search(queries[n], LIMIT, filters=genre), 10), 50))
+
+    result: dict[str, Any] = {}
+    size, filling = 0, 0.0
+    while size < workload.synthetic and filling < workload.fill_budget_s:
+        started = time.perf_counter()
         store.upsert([synthetic_document(n, vectors[n]) for n in range(size, min(size + BATCH, workload.synthetic))])
         size = min(size + BATCH, workload.synthetic)
-    result: dict[str, Any] = {"vectors": size, "fill_s": size / (time.perf_counter() - start)}
-    analyze(store)
-
-    queries, genre = vectors[-10:], [Condition("genre__name", "exact", "g3")]
-    store.search(queries[0], LIMIT)  # first searches excluded, as above
-    store.search(queries[0], LIMIT, filters=genre)
-    result["search_p50"] = ms(timed_ops(lambda n: store.search(queries[n], LIMIT), 10), 50)
-    result["filtered_p50"] = ms(timed_ops(lambda n: store.search(queries[n], LIMIT, filters=genre), 10), 50)
+        filling += time.perf_counter() - started
+        for checkpoint in CHECKPOINTS:
+            if size == checkpoint < workload.synthetic:  # timed apart from the fill
+                result[f"search_p50@{checkpoint}"], result[f"filtered_p50@{checkpoint}"] = plain_and_filtered()
+    result.update(vectors=size, fill_s=size / filling)
+    result["search_p50"], result["filtered_p50"] = plain_and_filtered()
 
     def replace(n: int) -> None:
         store.upsert([synthetic_document((n * 7919) % size, vectors[size + n])])
@@ -354,25 +401,34 @@ def table(title: str, header: list[str], rows: list[tuple[str, dict[str, Any]]],
 
 
 def report(chinook: list[tuple[str, dict]], synthetic: list[tuple[str, dict]], tracks: int, workload: Workload) -> str:
+    faiss_hybrid = dict(chinook).get("faiss", {}).get("hybrid_p50")
     first = table(
         f"Chinook: {tracks:,} tracks, all-MiniLM-L6-v2 (384-d), k={LIMIT}, {len(QUERIES)} queries x up to "
         f"{workload.rounds} rounds; times in ms",
-        ["store", "indexed", "index docs/s", "search p50", "search p95", "filtered p50", "filtered/plain",
-         "recall@10", "max score diff", "filtered k ok", "disk"],
+        ["store", "indexed", "index docs/s", "search p50", "search p95", "filtered p50", "filtered p95",
+         "filtered/plain", "keyword p50", "hybrid p50", "hybrid p95", "hybrid/faiss", "similar p50", "recall@10",
+         "max score diff", "filtered k ok", "memory", "disk"],
         chinook,
         lambda r: [number(r["docs"]), number(r["index_docs_s"], 0), number(r["search_p50"], 2),
-                   number(r["search_p95"], 2), number(r["filtered_p50"], 2),
-                   f"{r['filtered_p50'] / r['search_p50']:.2f}", f"{r['recall']:.2f}", f"{r['score_error']:.4f}",
-                   f"{r['filtered_searches'] - r['filter_errors']}/{r['filtered_searches']}", megabytes(r["disk"])],
+                   number(r["search_p95"], 2), number(r["filtered_p50"], 2), number(r["filtered_p95"], 2),
+                   f"{r['filtered_p50'] / r['search_p50']:.2f}", number(r["keyword_p50"], 2),
+                   number(r["hybrid_p50"], 2), number(r["hybrid_p95"], 2),
+                   f"{r['hybrid_p50'] / faiss_hybrid:.2f}" if faiss_hybrid else "n/a", number(r["similar_p50"], 2),
+                   f"{r['recall']:.2f}", f"{r['score_error']:.4f}",
+                   f"{r['filtered_searches'] - r['filter_errors']}/{r['filtered_searches']}", megabytes(r["memory"]),
+                   megabytes(r["disk"])],
     )
     second = table(
         f"Synthetic 384-d vectors, filled up to {workload.synthetic:,} (at most {workload.fill_budget_s:.0f} s); "
         "single writes at that size; times in ms",
-        ["store", "vectors", "fill vectors/s", "search p50", "filtered p50 (4 %)", "filtered/plain",
-         "upsert existing p50", "upsert new p50", "delete p50", "disk"],
+        ["store", "vectors", "fill vectors/s", *[f"filtered/plain @{c:,}" for c in CHECKPOINTS], "search p50",
+         "filtered p50 (4 %)", "filtered/plain", "upsert existing p50", "upsert new p50", "delete p50", "disk"],
         synthetic,
-        lambda r: [number(r["vectors"]), number(r["fill_s"], 0), number(r["search_p50"], 2),
-                   number(r["filtered_p50"], 2), f"{r['filtered_p50'] / r['search_p50']:.2f}",
+        lambda r: [number(r["vectors"]), number(r["fill_s"], 0),
+                   *[f"{r[f'filtered_p50@{c}'] / r[f'search_p50@{c}']:.2f}" if f"search_p50@{c}" in r else "n/a"
+                     for c in CHECKPOINTS],
+                   number(r["search_p50"], 2), number(r["filtered_p50"], 2),
+                   f"{r['filtered_p50'] / r['search_p50']:.2f}",
                    number(r["replace_p50"], 2), number(r["add_p50"], 2), number(r["delete_p50"], 2),
                    megabytes(r["disk"])],
     )
@@ -383,11 +439,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI smoke: 500 tracks, 10k synthetic vectors.")
     parser.add_argument("--stores", default=",".join(STORES), help=f"comma list out of {', '.join(STORES)}")
+    parser.add_argument("--fill-seconds", type=float, metavar="S",
+                        help="upsert time each store gets for the synthetic fill (default 45, quick 15): raise it "
+                             "to take slow stores to 40k and 100k vectors")
     args = parser.parse_args()
     names = [n.strip() for n in args.stores.split(",") if n.strip()]
     if unknown := sorted(set(names) - set(STORES)):
         parser.error(f"--stores: unknown {', '.join(unknown)}; choose from {', '.join(STORES)}.")
     workload = Workload.for_mode(args.quick)
+    if args.fill_seconds:
+        workload = dataclasses.replace(workload, fill_budget_s=args.fill_seconds)
 
     work_dir = Path(tempfile.mkdtemp(prefix="dgs-bench-stores-"))
     os.environ["DGS_BENCH_DIR"] = str(work_dir)
