@@ -42,7 +42,8 @@ GRAPH_SEARCH = {
         {"model": "chinook.Album", "fields": ["title", "artist__name", "track__name"]},
         {"model": "chinook.Artist", "fields": ["name", "album__title"]},
     ],
-    "VECTOR_STORE": {"BACKEND": STORE, "OPTIONS": {"PATH": str(WORK_DIR / "dgs-store")}},
+    # The in-process memory store keeps nothing on disk, and its declared options have no PATH.
+    "VECTOR_STORE": {"BACKEND": STORE, "OPTIONS": {} if STORE == "memory" else {"PATH": str(WORK_DIR / "dgs-store")}},
     "EMBEDDINGS": {"default": EMBEDDING},
     "AUTO_INDEX": False,
     "DELTA_INDEXING": False,

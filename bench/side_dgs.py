@@ -149,8 +149,10 @@ def _store_ops(config, work_dir: Path, size: int, workload: Workload) -> dict[st
     from dgs_core.conf import BackendConfig
     from dgs_core.engine import build_vector_store
 
+    # A store on disk gets a directory of its own; the memory store declares no PATH option.
     path = work_dir / f"synthetic-{size}"
-    store = build_vector_store(BackendConfig(config.vector_store.backend, {"path": str(path)}))
+    on_disk = "path" in config.vector_store.options
+    store = build_vector_store(BackendConfig(config.vector_store.backend, {"path": str(path)} if on_disk else {}))
     vectors = synthetic_vectors(size, seed=size)
     fresh = synthetic_vectors(2 * workload.single_ops, seed=size + 1)
 
