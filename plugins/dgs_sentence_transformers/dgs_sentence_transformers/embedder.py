@@ -84,7 +84,8 @@ def _load_model(model_name: str, device: str, trust_remote_code: bool, cache_fol
     try:
         model = SentenceTransformer(
             os.path.expanduser(model_name),
-            device=None if device == "auto" else device,
+            # ONNX Runtime and OpenVINO run on the CPU ("auto" may be a GPU): so do the tensors handed to them.
+            device="cpu" if runtime != "torch" else None if device == "auto" else device,
             trust_remote_code=trust_remote_code,
             cache_folder=cache_folder,
         )
