@@ -26,15 +26,12 @@ from rest_framework.settings import api_settings
 
 from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
 from dgs_core.exceptions import InvalidParameterError, UnknownModelError
-from dgs_core.searching.query import MAX_OFFSET, SearchQuery
+from dgs_core.searching.query import MAX_OFFSET, SearchQuery, positive_int
 
 #: Some character that is not whitespace, in ECMA regex (JSON Schema's dialect) as Python's str.strip() sees it:
 #: ECMA's \s lacks the separators U+001C-U+001F and U+0085, which strip() removes.
 NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
 MODEL_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*")
-ASCII_INTEGER = re.compile(r"-?[0-9]+")
-#: Longer integers are read as 10**9 (SearchQuery clamps them like any value above the maximum), without parsing.
-MAX_DIGITS = 9
 #: Query parameters that are never filters: cache-busters, campaign tags and ad click ids.
 IGNORED_PARAMETERS = re.compile(r"_.*|utm_.*|fbclid|gclid|dclid|msclkid")
 
@@ -100,13 +97,10 @@ class QueryInteger(Parameter):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             return data
-        text = data.strip()
-        if not ASCII_INTEGER.fullmatch(text):
-            what = "a positive integer" if self.minimum == 1 else "a non-negative integer"
-            raise serializers.ValidationError(f"'{self.field_name}' must be {what}.")
-        if len(text.lstrip("-")) <= MAX_DIGITS:
-            return int(text)
-        return -(10**MAX_DIGITS) if text.startswith("-") else 10**MAX_DIGITS
+        try:
+            return positive_int(self.field_name, data, minimum=self.minimum)
+        except InvalidParameterError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class FilterObject(Parameter):

@@ -22,19 +22,27 @@ from dgs_core.searching.filters import parse_filters
 
 log = logging.getLogger("dgs_core.search")
 
-#: An integer as text: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and few enough
-#: that int() never meets Python's limit on the digits it converts.
-_INTEGER = re.compile(r"-?[0-9]{1,18}")
+#: An integer as text: ASCII digits only (str.isdigit() also accepts "²", which int() refuses).
+_INTEGER = re.compile(r"-?[0-9]+")
+#: Digits read as written; a longer number stands for 10**9 of its sign, beyond every bound, so int() never meets
+#: Python's limit on the digits it converts and an enormous limit is clamped like any limit above the maximum.
+_MAX_DIGITS = 9
 #: The deepest page a client may ask for: deeper offsets cost the store k = offset + limit candidates.
 MAX_OFFSET = 10_000
 
 
+def _integer_text(text: str) -> int:
+    digits = text.lstrip("-")
+    value = int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
+    return -value if text.startswith("-") else value
+
+
 def positive_int(name: str, value: Any, maximum: Optional[int] = None, minimum: int = 1) -> int:
-    """``value`` as an integer of at least ``minimum`` (digits in a string are accepted); above ``maximum`` it is
-    clamped with a logged warning."""
+    """``value`` as an integer of at least ``minimum`` (ASCII digits in a string are accepted, as a query string
+    spells them); above ``maximum`` it is clamped with a logged warning."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-            value = int(value)
+            value = _integer_text(value.strip())
         else:
             raise InvalidParameterError(name, f"'{name}' must be a positive integer." if minimum else
                                         f"'{name}' must be a non-negative integer.")
