@@ -320,16 +320,12 @@ def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any
 def converse(query: Any, conversation_id: Optional[str] = None, models: Any = None, limit: Any = None,
              request: Any = None, config: Optional[GraphSearchConfig] = None) -> ConversationReply:
     """Answer one turn of a conversation (a new one when ``conversation_id`` is None) and remember it."""
-    from dgs_core.searching.query import resolve_models, results_limit
+    from dgs_core.searching.query import query_text, resolve_models, results_limit
     from dgs_core.searching.searcher import Searcher
 
     config = config or get_config()
     searcher = Searcher(config)
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidParameterError("query", "'query' is required: give the text to search for.")
-    if len(query) > config.max_query_length:
-        raise InvalidParameterError("query", f"'query' is longer than {config.max_query_length} characters; "
-                                             "shorten it.")
+    query_text(config, query, "query")
     labels = resolve_models(config, models) if models else None
     limit = results_limit(config, limit)
     conversation_id = conversation_id_param(conversation_id) if conversation_id is not None else uuid.uuid4().hex

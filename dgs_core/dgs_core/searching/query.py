@@ -106,11 +106,14 @@ def _mode(config: GraphSearchConfig, mode: Any) -> str:
     return mode
 
 
-def _text(config: GraphSearchConfig, query: Any) -> str:
+def query_text(config: GraphSearchConfig, query: Any, parameter: str = "q") -> str:
+    """The text to search for, stripped; errors name ``parameter`` (the conversation's is ``query``)."""
     if not isinstance(query, str) or not query.strip():
-        raise InvalidParameterError("q", "'q' is required: give the text to search for.")
+        raise InvalidParameterError(parameter, f"'{parameter}' is required: give the text to search for.")
     if len(query) > config.max_query_length:
-        raise InvalidParameterError("q", f"'q' is longer than {config.max_query_length} characters; shorten the query.")
+        raise InvalidParameterError(
+            parameter, f"'{parameter}' is longer than {config.max_query_length} characters; shorten the query."
+        )
     return query.strip()
 
 
@@ -154,7 +157,7 @@ class SearchQuery:
         """Validate raw arguments (Python values or query-string text); raises :class:`InvalidParameterError`
         naming the parameter, or :class:`UnknownModelError` for a model that is not configured."""
         config = config or get_config()
-        text = _text(config, q)
+        text = query_text(config, q)
         mode = _mode(config, mode)
         labels = resolve_models(config, models)
         limit = results_limit(config, limit)
