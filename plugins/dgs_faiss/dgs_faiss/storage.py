@@ -416,14 +416,22 @@ class Storage:
             self._root = tempfile.mkdtemp(prefix="dgs-faiss-")
             self._temporary = weakref.finalize(self, shutil.rmtree, self._root, True)
         os.makedirs(self._root, exist_ok=True)
+        self._lock_fd = os.open(os.path.join(self._root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
         conn = sqlite3.connect(
             os.path.join(self._root, DATABASE), timeout=60, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'OFF'}")
-        conn.executescript(SCHEMA)
-        add_keyword_index(conn)
-        self._lock_fd = os.open(os.path.join(self._root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        # SQLite answers "database is locked" at once, without waiting out the timeout, when a second process
+        # switches a fresh database to WAL while the first is still creating it: set-up takes the writers' lock.
+        if fcntl is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'OFF'}")
+            conn.executescript(SCHEMA)
+            add_keyword_index(conn)
+        finally:
+            if fcntl is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         self._conn, self._pid = conn, os.getpid()
         return conn
 

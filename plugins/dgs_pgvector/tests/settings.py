@@ -1,8 +1,10 @@
 """Settings for dgs-pgvector's tests: the machine's PostgreSQL (with pgvector) as the default database,
 and dgs searching a small music app through the pgvector store (core's hashing embedder).
 
-pytest-django creates the test database ``test_test`` from ``NAME`` and drops it afterwards.
+pytest-django creates the test database ``test_test`` from ``NAME`` and drops it afterwards;
+``DGS_PG_TEST_DATABASE`` names another, so two checkouts can run these tests at once.
 """
+import os
 
 SECRET_KEY = "dgs-pgvector-tests"
 USE_TZ = True
@@ -14,6 +16,7 @@ DATABASES = {
         "HOST": "127.0.0.1",
         "PORT": 5432,
         "USER": "postgres",
+        "TEST": {"NAME": os.environ.get("DGS_PG_TEST_DATABASE", "test_test")},
     },
     # Not PostgreSQL: the store must refuse it by its DATABASE option.
     "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
