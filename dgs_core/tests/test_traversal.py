@@ -8,7 +8,7 @@ from dgs_core.conf import ModelConfig
 from dgs_core.indexing.indexer import build_documents
 from dgs_core.indexing.traversal import FieldPathError, TraversalPlan, configured_paths, resolve_path
 from tests.factories import make_catalogue
-from tests.shop.models import Account, Brand, Category, Product, Review, Tag
+from tests.shop.models import Account, Brand, Category, Ingredient, Product, Recipe, Review, Step, Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,29 @@ def test_related_items_are_capped():
 def test_relation_ending_path_uses_str_once():
     data = make_catalogue()
     assert sections_of(data["phone"], fields=("brand", "tags")) == {"brand": ["Acme"], "tags": ["red", "5G"]}
+
+
+def test_related_rows_come_in_meta_ordering_else_primary_key_order_whatever_the_database_returns():
+    recipe = Recipe.objects.create(name="Pesto")
+    basil, garlic, oil = (Ingredient.objects.create(name=n) for n in ("basil", "garlic", "Olive oil"))
+    recipe.ingredients.add(oil)  # link rows in another order than the primary keys
+    recipe.ingredients.add(garlic, basil)
+    for stage, text in ((1, "Wash"), (3, "add oil"), (2, "Chop"), (3, "Blend")):
+        Step.objects.create(recipe=recipe, stage=stage, text=text)
+    config = {"fields": ("name", "ingredients__name", "steps__text"), "max_related_items": 3}
+    assert sections_of(recipe, **config) == {
+        "name": ["Pesto"],
+        "ingredients__name": ["basil", "garlic", "Olive oil"],  # no Meta.ordering: primary key (not "O" < "b")
+        # Meta.ordering ["-stage", "text"] by code point, not by the column's collation; the cap keeps the first
+        # three in that order
+        "steps__text": ["Blend", "add oil", "Chop"],
+    }
+    # Same on the way back (reverse M2M) and in filter values, which read the same rows.
+    plan = TraversalPlan(ModelConfig(label="shop.Ingredient", fields=("name",), filter_fields=("recipes__name",)))
+    Recipe.objects.create(name="Aglio e olio").ingredients.add(garlic)
+    Recipe.objects.create(name="Bruschetta").ingredients.add(garlic)
+    assert plan.filter_values(plan.queryset().get(pk=garlic.pk)) == {
+        "recipes__name": ["Pesto", "Aglio e olio", "Bruschetta"]}
 
 
 def _queries_to_build(n_products: int) -> int:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import F, OrderBy
 
 from dgs_core.conf import ModelConfig, did_you_mean
 from dgs_core.documents import Section
@@ -180,6 +181,57 @@ def configured_paths(model_config: ModelConfig, model: type[models.Model]) -> li
     return [p for p in dict.fromkeys(paths) if weights.get(p, 1.0) > 0]
 
 
+@lru_cache(maxsize=256)
+def stable_order_keys(model: type[models.Model]) -> tuple[tuple[str, bool], ...]:
+    """``(attname, descending)`` pairs that order ``model``'s related rows the same way on every database:
+    the leading entries of its ``Meta.ordering`` that name its own concrete fields (``"name"``, ``"-year"``,
+    ``F("name").desc()``), then its primary key. An entry through a relation or an expression other than a plain
+    field ends the list there (those order by the database's collation, which differs between databases), and so
+    does ``"?"``; the primary key always breaks ties."""
+    keys: list[tuple[str, bool]] = []
+    for entry in model._meta.ordering:
+        if isinstance(entry, str):
+            name, descending = entry.lstrip("-"), entry.startswith("-")
+        elif isinstance(entry, OrderBy) and isinstance(entry.expression, F):
+            name, descending = entry.expression.name, entry.descending
+        elif isinstance(entry, F):
+            name, descending = entry.name, False
+        else:
+            break
+        if name == "pk":
+            name = model._meta.pk.attname
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            break
+        # A foreign key entry orders by the related model's ordering in SQL; only its raw id ("artist_id") is plain.
+        if not field.concrete or (field.is_relation and name != field.attname):
+            break
+        keys.append((field.attname, descending))
+    pk = model._meta.pk.attname
+    if pk not in {attname for attname, _ in keys}:
+        keys.append((pk, False))
+    return tuple(keys)
+
+
+def in_stable_order(rows: list[models.Model]) -> list[models.Model]:
+    """``rows`` (instances of one model) in :func:`stable_order_keys` order; empty values sort as the largest."""
+    if len(rows) < 2:
+        return rows
+    ordered = rows
+    # Stable sorts from the least significant key up give the combined order; ``reverse`` keeps ties stable.
+    for attname, descending in reversed(stable_order_keys(type(rows[0]))):
+        try:
+            ordered = sorted(ordered, key=lambda row: _empty_last(getattr(row, attname)), reverse=descending)
+        except TypeError:  # values that do not compare (a JSON field): that key cannot order them
+            continue
+    return ordered
+
+
+def _empty_last(value: Any) -> tuple[bool, Any]:
+    return (value is None, value)
+
+
 class TraversalPlan:
     """The select/prefetch plan and the field readers for one configured model."""
 
@@ -234,8 +286,9 @@ class TraversalPlan:
             following = []
             for obj in current:
                 if step.many:
-                    # .all() reads the prefetch cache; the cap bounds text size, not queries.
-                    following.extend(list(getattr(obj, step.accessor).all())[:cap])
+                    # .all() reads the prefetch cache; the cap bounds text size, not queries. Sorted here, not
+                    # by the database, so the text (and its hash) is the same on every database and collation.
+                    following.extend(in_stable_order(list(getattr(obj, step.accessor).all()))[:cap])
                 else:
                     try:
                         related = getattr(obj, step.accessor)

@@ -82,3 +82,26 @@ class Coupon(models.Model):
 
     def __str__(self):
         return self.code
+
+
+class Ingredient(models.Model):
+    """No ``Meta.ordering``: traversal reads a recipe's ingredients in primary-key order."""
+
+    name = models.CharField(max_length=50)
+
+
+class Recipe(models.Model):
+    name = models.CharField(max_length=100)
+    ingredients = models.ManyToManyField(Ingredient, related_name="recipes")
+
+
+class Step(models.Model):
+    """A ``Meta.ordering``: traversal reads a recipe's steps in this order, comparing text by code point whatever
+    the database's collation (here SQLite's case-insensitive one, which sorts "add" before "Blend")."""
+
+    recipe = models.ForeignKey(Recipe, on_delete=models.CASCADE, related_name="steps")
+    stage = models.IntegerField()
+    text = models.CharField(max_length=100, db_collation="NOCASE")
+
+    class Meta:
+        ordering = ["-stage", "text"]

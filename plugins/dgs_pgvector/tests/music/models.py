@@ -21,3 +21,13 @@ class Track(models.Model):
     album = models.ForeignKey(Album, on_delete=models.CASCADE)
     genre = models.ForeignKey(Genre, null=True, on_delete=models.SET_NULL)
     milliseconds = models.IntegerField()
+
+
+class Playlist(models.Model):
+    """A many-to-many with a ``Meta.ordering``: its names join a track's text in name order on every database."""
+
+    name = models.CharField(max_length=120)
+    tracks = models.ManyToManyField(Track, related_name="playlists")
+
+    class Meta:
+        ordering = ["name"]
