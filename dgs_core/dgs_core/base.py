@@ -6,6 +6,7 @@ Backends are batch-first: every write takes a sequence, and vectors travel as fl
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -324,14 +325,38 @@ class Reranker(Configurable, ABC):
 
 
 class ConversationMemory(Configurable, ABC):
-    """Stores the turns of a search conversation by id; ``MEMORY_OPTIONS`` declared by ``Options``."""
+    """Stores the turns of a search conversation by id; ``MEMORY_OPTIONS`` declared by ``Options``.
+
+    Core passes ``max_items`` (``MAX_HISTORY_ITEMS``) and ``max_bytes`` (``MAX_CONVERSATION_BYTES``); :meth:`fit`
+    applies both, and :meth:`encode` / :meth:`decode` turn the turns into the JSON text the built-in memories
+    store, so that what a conversation occupies is what was measured.
+    """
 
     family = "conversation memory"
     options_setting = "GRAPH_SEARCH['CONVERSATIONAL']['MEMORY_OPTIONS']"
 
-    def __init__(self, max_items: int = 10, **options: Any) -> None:
+    def __init__(self, max_items: int = 10, max_bytes: int = 16384, **options: Any) -> None:
         self.max_items = max_items
+        self.max_bytes = max_bytes
         self.options = self.parse_options(options) if self.declares_options() else options
+
+    def fit(self, turns: Sequence[dict[str, Any]]) -> str:
+        """JSON of the last ``max_items`` of ``turns``, dropping the oldest while it is longer than ``max_bytes``
+        (UTF-8); the latest turn is always kept."""
+        kept = list(turns)[-self.max_items:]
+        text = self.encode(kept)
+        while len(kept) > 1 and len(text.encode()) > self.max_bytes:
+            kept = kept[1:]
+            text = self.encode(kept)
+        return text
+
+    @staticmethod
+    def encode(turns: Sequence[dict[str, Any]]) -> str:
+        return json.dumps(list(turns), ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def decode(text: Optional[str]) -> list[dict[str, Any]]:
+        return json.loads(text) if text else []
 
     @abstractmethod
     def get(self, conversation_id: str) -> list[dict[str, Any]]:

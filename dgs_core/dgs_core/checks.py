@@ -6,7 +6,7 @@ class · E008 plugin name conflict · E009 backend options rejected · E010 call
 E011 REST API access entry unusable · E012 REST API app missing from INSTALLED_APPS ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
 another embedder · W005 default search mode needs keyword search the store lacks · W006 the section of a
-plugin that is not installed (E006 when it is enabled).
+plugin that is not installed (E006 when it is enabled) · W007 conversations on without sessions.
 
 Plugins add their own through the ``dgs_system_checks`` hook, with the same ids.
 """
@@ -139,6 +139,26 @@ def _feature_backends(config) -> list[tuple]:
     return found
 
 
+def _conversation_problems(config) -> list[Problem]:
+    """Anonymous callers' conversations are bound to their session, so they need Django's sessions."""
+    from django.conf import settings
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    if not config.conversational.enabled or config.api.require_authentication:
+        return []
+    for path in settings.MIDDLEWARE:
+        try:
+            middleware = import_string(path)
+        except ImportError:  # Django's own checks report it
+            continue
+        if isinstance(middleware, type) and issubclass(middleware, SessionMiddleware):
+            return []
+    return [Problem("dgs.W007", "GRAPH_SEARCH['CONVERSATIONAL'] is enabled without SessionMiddleware: anonymous "
+                    "callers' conversations are bound to their session, so they are answered 403.",
+                    "Add 'django.contrib.sessions.middleware.SessionMiddleware' to MIDDLEWARE, or set "
+                    "GRAPH_SEARCH['API']['REQUIRE_AUTHENTICATION'] to True.")]
+
+
 def _transport_option_problems(config) -> list[Problem]:
     """``ASYNC_INDEXING`` keys that are not core's must be options of the selected transport: parameters of its
     constructor, of the type of their default."""
@@ -204,6 +224,7 @@ def check_graph_search(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     problems += _model_problems(config)
     problems += _backend_problems(config)
     problems += _transport_option_problems(config)
+    problems += _conversation_problems(config)
     problems += api_access.configuration_problems(config)
     problems += installation_problems()
     for found in get_registry().hook.dgs_system_checks(config=config):

@@ -25,6 +25,8 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-
 #: Search modes: nearest vectors, the store's lexical engine, or both fused by reciprocal rank.
 SEARCH_MODES = ("vector", "keyword", "hybrid")
 EXPLAIN_MATCHES = ("semantic", "lexical", "off")
+#: The least CONVERSATIONAL["MAX_CONVERSATION_BYTES"]: one turn with a long query and a few results.
+MIN_CONVERSATION_BYTES = 4096
 
 #: Backend classes of the older ``django_graph_search`` package: (subpackage, module, class) -> dgs plugin name.
 _LEGACY_CLASSES = {
@@ -160,6 +162,8 @@ class ConversationalConfig:
     memory_options: dict = field(default_factory=dict)
     max_history_items: int = 10
     allow_clarifications: bool = True
+    # The JSON one conversation may occupy in its memory: older turns are dropped beyond it.
+    max_conversation_bytes: int = 16384
 
 
 @dataclass(frozen=True)
@@ -475,8 +479,8 @@ class _Parser:
         return ModelConfig(label=label, **kwargs)
 
     def search_quality(self, config: GraphSearchConfig) -> None:
-        """Values of HYBRID, CHUNKING, EXPLAIN_MATCHES and EXPLAIN_MIN_SIMILARITY that their types alone do not
-        rule out."""
+        """Values of HYBRID, CHUNKING, CONVERSATIONAL, EXPLAIN_MATCHES and EXPLAIN_MIN_SIMILARITY that their types
+        alone do not rule out."""
         hybrid = config.hybrid
         if hybrid.default_mode not in SEARCH_MODES:
             self.error("002", f"GRAPH_SEARCH['HYBRID']['DEFAULT_MODE'] is {hybrid.default_mode!r}.",
@@ -498,6 +502,10 @@ class _Parser:
         if config.explain_matches not in EXPLAIN_MATCHES:
             self.error("002", f"GRAPH_SEARCH['EXPLAIN_MATCHES'] is {config.explain_matches!r}.",
                        f"Use one of: {', '.join(EXPLAIN_MATCHES)}.")
+        if config.conversational.max_conversation_bytes < MIN_CONVERSATION_BYTES:
+            self.error("002", "GRAPH_SEARCH['CONVERSATIONAL']['MAX_CONVERSATION_BYTES'] is "
+                       f"{config.conversational.max_conversation_bytes}.",
+                       f"Use at least {MIN_CONVERSATION_BYTES} (a turn with the longest query fits), e.g. 16384.")
         floor = config.explain_min_similarity
         is_number = isinstance(floor, (int, float)) and not isinstance(floor, bool)
         if floor is not None and not (is_number and 0 <= floor <= 1):

@@ -11,18 +11,24 @@ the last answered turn of the conversation:
 Anything else is a new search. A follow-up that cannot be resolved (nothing before it, an ordinal past
 the results, a bare "it") is never guessed at: the reply has ``clarification_needed: true``, a
 ``clarification`` question and no results. With ``ALLOW_CLARIFICATIONS: False`` the text is searched
-literally instead. A conversation started by a logged-in user answers only that user (403 otherwise).
+literally instead.
+
+Conversation ids are chosen by the server (128 random bits); an id it does not know (never issued, forgotten,
+expired) starts a new conversation with a new id. A conversation belongs to whoever started it: the logged-in
+user, else the anonymous caller's session; anyone else is answered 403.
 
 Memories (``MEMORY_BACKEND``): ``inmemory`` (this process only: fine for one process and tests; a
 RuntimeWarning says so when DEBUG is off) and ``cache`` (a Django cache such as Redis, shared by every
-worker; ``MEMORY_OPTIONS``: ``ALIAS``, ``TIMEOUT`` seconds, ``KEY_PREFIX``).
+worker; ``MEMORY_OPTIONS``: ``ALIAS``, ``TIMEOUT`` seconds, ``KEY_PREFIX``). Each keeps at most
+``MAX_CONVERSATIONS`` (a memory option), each conversation at most ``MAX_CONVERSATION_BYTES`` of JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import threading
-import uuid
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,12 +38,15 @@ from django.conf import settings
 
 from dgs_core.base import ConversationMemory
 from dgs_core.conf import BackendConfig, GraphSearchConfig, get_config
-from dgs_core.exceptions import BackendUnavailable, InvalidParameterError
+from dgs_core.exceptions import ApiDenied, BackendUnavailable, InvalidParameterError
 from dgs_core.lexical import stem
 from dgs_core.options import Options as NoOptions
 from dgs_core.options import option
+from dgs_core.searching.query import MAX_OFFSET
 
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+#: The session key of an anonymous caller's random token, which binds its conversations to its session.
+SESSION_OWNER_KEY = "dgs_conversation_owner"
 WORDS = re.compile(r"[^\W_]+|\d+", re.UNICODE)
 
 _MORE = re.compile(r"(?:(?:show|give|load|see|get)(?: me)? )?(?:some )?(?:more|next)"
@@ -58,7 +67,8 @@ _VAGUE = re.compile(r"(?:it|that|this|them|those|these|that one|this one|the sam
 
 
 class InMemoryConversationMemory(ConversationMemory):
-    """Conversations in this process's memory, oldest forgotten beyond ``max_conversations`` (option).
+    """Conversations in this process's memory, as JSON text: at most ``max_conversations`` (option), the least
+    recently continued forgotten first, each at most ``max_bytes``.
 
     Not for production with several worker processes: a follow-up may reach a worker that never saw the
     conversation, and a restart forgets everything. Use ``cache`` there.
@@ -66,7 +76,8 @@ class InMemoryConversationMemory(ConversationMemory):
 
     @dataclass(frozen=True)
     class Options(NoOptions):
-        max_conversations: int = option(10_000, positive=True, help="conversations kept; the oldest go first")
+        max_conversations: int = option(1_000, positive=True,
+                                        help="conversations kept; the least recently continued go first")
 
     def __init__(self, max_items: int = 10, **options: Any) -> None:
         super().__init__(max_items, **options)
@@ -78,17 +89,17 @@ class InMemoryConversationMemory(ConversationMemory):
                 RuntimeWarning, stacklevel=2,
             )
         self.max_conversations = self.options.max_conversations
-        self._conversations: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._conversations: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, conversation_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._conversations.get(conversation_id, []))
+            return self.decode(self._conversations.get(conversation_id))
 
     def append(self, conversation_id: str, turn: dict[str, Any]) -> None:
         with self._lock:
-            turns = self._conversations.pop(conversation_id, [])
-            self._conversations[conversation_id] = [*turns, turn][-self.max_items:]
+            turns = self.decode(self._conversations.pop(conversation_id, None))
+            self._conversations[conversation_id] = self.fit([*turns, turn])
             while len(self._conversations) > self.max_conversations:
                 self._conversations.popitem(last=False)
 
@@ -98,14 +109,21 @@ class InMemoryConversationMemory(ConversationMemory):
 
 
 class CacheConversationMemory(ConversationMemory):
-    """Conversations in a Django cache (``alias``, default ``"default"``), each kept ``timeout`` seconds
-    after its last turn. With Redis or Memcached every worker sees every conversation."""
+    """Conversations in a Django cache (``alias``, default ``"default"``) as JSON text, each kept ``timeout``
+    seconds after its last turn and at most ``max_bytes``. With Redis or Memcached every worker sees every
+    conversation.
+
+    At most ``max_conversations`` are kept: each new conversation takes the next of that many slots (an atomic
+    counter in the cache), forgetting the conversation started that many conversations before it.
+    """
 
     @dataclass(frozen=True)
     class Options(NoOptions):
         alias: str = option("default", help="the Django cache (a key of settings.CACHES)")
         timeout: int = option(86400, positive=True, unit="seconds", help="how long a conversation is kept")
         key_prefix: str = option("dgs:conversation", min=1, help="prefix of the cache keys")
+        max_conversations: int = option(10_000, positive=True,
+                                        help="conversations kept; starting one more forgets the oldest started")
 
         def __post_init__(self) -> None:
             if self.alias not in settings.CACHES:
@@ -119,6 +137,7 @@ class CacheConversationMemory(ConversationMemory):
         self.cache = caches[self.options.alias]
         self.timeout = self.options.timeout
         self.key_prefix = self.options.key_prefix
+        self.max_conversations = self.options.max_conversations
 
     def _key(self, conversation_id: str) -> str:
         return f"{self.key_prefix}:{conversation_id}"
@@ -130,12 +149,35 @@ class CacheConversationMemory(ConversationMemory):
             raise BackendUnavailable(f"The conversation memory (Django cache) failed: {type(exc).__name__}: {exc}"
                                      ) from exc
 
+    def _stored(self, conversation_id: str) -> Optional[str]:
+        stored = self._call("get", self._key(conversation_id))
+        return stored if isinstance(stored, str) else None  # lists pickled by earlier versions are not owned
+
+    def _take_slot(self, conversation_id: str) -> None:
+        """Give a new conversation the next slot, forgetting the conversation that held it."""
+        counter = f"{self.key_prefix}:started"
+        self._call("add", counter, 0, None)
+        try:
+            started = self._call("incr", counter)
+        except BackendUnavailable as exc:
+            if not isinstance(exc.__cause__, ValueError):  # ValueError: the counter was evicted meanwhile
+                raise
+            started = 1
+            self._call("set", counter, started, None)
+        slot = f"{self.key_prefix}:slot:{started % self.max_conversations}"
+        previous = self._call("get", slot)
+        if previous and previous != conversation_id:
+            self._call("delete", self._key(previous))
+        self._call("set", slot, conversation_id, None)
+
     def get(self, conversation_id: str) -> list[dict[str, Any]]:
-        return list(self._call("get", self._key(conversation_id)) or [])
+        return self.decode(self._stored(conversation_id))
 
     def append(self, conversation_id: str, turn: dict[str, Any]) -> None:
-        turns = [*self.get(conversation_id), turn][-self.max_items:]
-        self._call("set", self._key(conversation_id), turns, self.timeout)
+        stored = self._stored(conversation_id)
+        if stored is None:
+            self._take_slot(conversation_id)
+        self._call("set", self._key(conversation_id), self.fit([*self.decode(stored), turn]), self.timeout)
 
     def clear(self, conversation_id: str) -> None:
         self._call("delete", self._key(conversation_id))
@@ -150,7 +192,8 @@ def get_memory(config: Optional[GraphSearchConfig] = None) -> ConversationMemory
     def build() -> ConversationMemory:
         memory = BackendConfig(conversational.memory_backend, conversational.memory_options)
         return engine.build("memory", memory, ConversationMemory.options_setting,
-                            max_items=conversational.max_history_items)
+                            max_items=conversational.max_history_items,
+                            max_bytes=conversational.max_conversation_bytes)
 
     return engine.shared(("memory", conversational.memory_backend), build)
 
@@ -203,8 +246,12 @@ def interpret(text: str, history: list[dict[str, Any]], config: GraphSearchConfi
         if previous is None:
             return Interpretation("clarify", clarification="There is nothing to show more of yet. What are you "
                                                            "looking for?")
-        return Interpretation("more", previous["interpreted_query"], previous["models"],
-                              previous["offset"] + previous["limit"], previous.get("similar_to"))
+        offset = previous["offset"] + previous["limit"]
+        if offset > MAX_OFFSET:  # as deep as search pages go
+            return Interpretation("clarify", clarification=f"That is as far as the results go ({MAX_OFFSET} "
+                                                           "skipped). Try a narrower search.")
+        return Interpretation("more", previous["interpreted_query"], previous["models"], offset,
+                              previous.get("similar_to"))
 
     similar = _SIMILAR.fullmatch(normalized)
     if similar:
@@ -246,12 +293,16 @@ def _similar(which: str, previous: Optional[dict[str, Any]], models: Optional[li
     elif which in _ORDINALS:
         index = _ORDINALS[which] if which != "last" else len(results) - 1
     else:  # "it", "that one": clear only when there was a single result
-        index = 0 if len(results) == 1 else None
+        index = 0 if previous.get("result_count", len(results)) == 1 else None
     if index is None:
         return Interpretation("clarify", clarification="Which result do you mean? Say 'the first one', 'the second "
                                                        "one', ...")
-    if not 0 <= index < len(results):
-        return Interpretation("clarify", clarification=f"There were {len(results)} results; which one do you mean?")
+    count = previous.get("result_count", len(results))
+    if not 0 <= index < count:
+        return Interpretation("clarify", clarification=f"There were {count} results; which one do you mean?")
+    if index >= len(results):
+        return Interpretation("clarify", clarification=f"I remember only the first {len(results)} results; which "
+                                                       "of them do you mean?")
     target = results[index]
     return Interpretation("similar", f"similar to {target['model']}:{target['pk']}", models, 0, dict(target))
 
@@ -281,16 +332,31 @@ class ConversationReply:
 
 
 def _owner(request: Any) -> Optional[str]:
+    """Who may continue a conversation: the logged-in user, else the anonymous caller's session (a random token
+    kept in it, stored here only hashed); None for Python calls without a request."""
+    if request is None:
+        return None
     user = getattr(request, "user", None)
-    return f"user:{user.pk}" if user is not None and user.is_authenticated else None
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    session = getattr(request, "session", None)
+    if session is None:
+        raise ApiDenied(403, "Conversations of anonymous callers need a session (cookies); log in to start one.")
+    token = session.get(SESSION_OWNER_KEY)
+    if not isinstance(token, str):
+        token = session[SESSION_OWNER_KEY] = secrets.token_hex(16)
+    return "session:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_owner(history: list[dict[str, Any]], request: Any) -> None:
-    owner = history[-1].get("owner") if history else None
-    if owner is not None and owner != _owner(request):
-        from dgs_core.exceptions import ApiDenied
+def _check_owner(history: list[dict[str, Any]], owner: Optional[str]) -> None:
+    if history and history[0].get("owner") != owner:
+        raise ApiDenied(403, "This conversation belongs to another user or session; start a new one without "
+                             "'conversation_id'.")
 
-        raise ApiDenied(403, "This conversation belongs to another user; start a new one without 'conversation_id'.")
+
+def new_conversation_id() -> str:
+    """A conversation id: 128 random bits in hex, chosen by the server only."""
+    return secrets.token_hex(16)
 
 
 def conversation_id_param(value: Any) -> str:
@@ -299,6 +365,19 @@ def conversation_id_param(value: Any) -> str:
         raise InvalidParameterError("conversation_id",
                                     "'conversation_id' must be 1 to 200 letters, digits, '-' or '_'.")
     return value
+
+
+def _remembered(results: list, budget: int) -> list[dict[str, Any]]:
+    """The first of ``results`` as ``{"model", "pk"}``, as many as fit in ``budget`` bytes of JSON: a turn is
+    remembered for its follow-ups ("similar to the third one"), not to replay a page of a thousand hits."""
+    kept, size = [], 0
+    for hit in results:
+        reference = {"model": hit.model, "pk": hit.pk}
+        size += len(ConversationMemory.encode([reference]).encode())
+        if size > budget:
+            break
+        kept.append(reference)
+    return kept
 
 
 def _run(interpretation: Interpretation, limit: int, request: Any, searcher: Any) -> list:
@@ -328,22 +407,29 @@ def converse(query: Any, conversation_id: Optional[str] = None, models: Any = No
     query_text(config, query, "query")
     labels = resolve_models(config, models) if models else None
     limit = results_limit(config, limit)
-    conversation_id = conversation_id_param(conversation_id) if conversation_id is not None else uuid.uuid4().hex
     memory = get_memory(config)
-    history = memory.get(conversation_id)
-    _check_owner(history, request)
+    history = memory.get(conversation_id_param(conversation_id)) if conversation_id is not None else []
+    owner = _owner(request)
+    _check_owner(history, owner)
+    if not history:  # an id this server never issued, or one forgotten or expired, is not adopted
+        conversation_id = new_conversation_id()
 
     interpretation = interpret(query, history, config, labels)
     if interpretation.kind == "clarify" and not config.conversational.allow_clarifications:
         interpretation = Interpretation("search", " ".join(query.split()), labels)
     results = [] if interpretation.kind == "clarify" else _run(interpretation, limit, request, searcher)
     searched = interpretation.models or [m.model_label for m in config.models]
-    memory.append(conversation_id, {
+    turn = {
         "query": query, "kind": interpretation.kind, "interpreted_query": interpretation.query,
         "models": interpretation.models, "offset": interpretation.offset, "limit": limit,
-        "similar_to": interpretation.similar_to, "owner": _owner(request),
-        "results": [{"model": hit.model, "pk": hit.pk} for hit in results],
-    })
+        "similar_to": interpretation.similar_to, "owner": owner, "result_count": len(results), "results": [],
+    }
+    # This turn takes half of MAX_CONVERSATION_BYTES, so that the one before it usually stays too; its results at
+    # least a quarter, however long the query.
+    max_bytes = config.conversational.max_conversation_bytes
+    turn["results"] = _remembered(results, max(max_bytes // 4, max_bytes // 2 - len(ConversationMemory.encode(
+        [turn]).encode())))
+    memory.append(conversation_id, turn)
     return ConversationReply(conversation_id, query, interpretation.query, interpretation.kind == "clarify",
                              results, searched if interpretation.kind != "clarify" else [],
                              interpretation.clarification)
@@ -353,5 +439,6 @@ def forget(conversation_id: Any, request: Any = None) -> None:
     """Clear a conversation (DELETE); its owner check applies like for new turns."""
     conversation_id = conversation_id_param(conversation_id)
     memory = get_memory()
-    _check_owner(memory.get(conversation_id), request)
+    history = memory.get(conversation_id)
+    _check_owner(history, _owner(request) if history else None)
     memory.clear(conversation_id)

@@ -252,3 +252,132 @@ def test_an_unreachable_memory_is_503(client, music):
                            GRAPH_SEARCH=settings_with(MEMORY_BACKEND="cache")):
         response = client.post(URL, {"query": "Queen"}, content_type="application/json")
     assert response.status_code == 503 and "conversation memory" in response.json()["error"]
+
+
+# -- issue 18 point 7: ids, owners, DELETE, caps ---------------------------------------------------------
+
+
+def test_client_chosen_ids_are_not_adopted(client, music):
+    chosen = "victim-chosen-id-123"
+    body = turn(client, "Queen", chosen)
+    assert body["conversation_id"] != chosen and len(body["conversation_id"]) == 32
+    int(body["conversation_id"], 16)  # hex
+    assert get_memory().get(chosen) == [] and [t["query"] for t in get_memory().get(body["conversation_id"])] == [
+        "Queen"]
+    assert turn(client, "more", chosen)["clarification_needed"] is True  # still nothing to continue under that id
+    python_reply = converse("Queen", chosen)
+    assert python_reply.conversation_id not in (chosen, body["conversation_id"])
+
+
+def test_anonymous_conversations_belong_to_their_session(music, django_user_model):
+    anonymous, stranger, user = Client(), Client(), Client()
+    user.force_login(django_user_model.objects.create_user("someone"))
+    conversation_id = turn(anonymous, "Queen", limit=2)["conversation_id"]
+    assert anonymous.cookies["sessionid"].value  # the session that owns it
+    owner = get_memory().get(conversation_id)[0]["owner"]
+    assert owner.startswith("session:") and anonymous.session["dgs_conversation_owner"] not in owner
+    for other in (stranger, user):
+        response = other.post(URL, {"query": "more", "conversation_id": conversation_id},
+                              content_type="application/json")
+        assert response.status_code == 403 and "another user or session" in response.json()["error"]
+        response = other.delete(URL, {"conversation_id": conversation_id}, content_type="application/json")
+        assert response.status_code == 403
+    assert ids(turn(anonymous, "more", conversation_id, limit=2)["results"]) == searched("Queen", limit=4)[2:]
+    # Logging in does not take the anonymous conversation along: it stays the anonymous session's.
+    anonymous.force_login(django_user_model.objects.create_user("later"))
+    response = anonymous.post(URL, {"query": "more", "conversation_id": conversation_id},
+                              content_type="application/json")
+    assert response.status_code == 403
+    assert [t["owner"] for t in get_memory().get(conversation_id)] == [owner, owner]
+
+
+def test_anonymous_callers_without_sessions_are_refused_and_check_says_why(client, music):
+    from django.core import checks
+
+    without_sessions = ["django.middleware.common.CommonMiddleware"]
+    with override_settings(MIDDLEWARE=without_sessions):
+        response = client.post(URL, {"query": "Queen"}, content_type="application/json")
+        warnings_found = [m for m in checks.run_checks(tags=["dgs"]) if m.id == "dgs.W007"]
+    assert response.status_code == 403 and "need a session" in response.json()["error"]
+    assert len(warnings_found) == 1 and "SessionMiddleware" in warnings_found[0].hint
+    assert not [m for m in checks.run_checks(tags=["dgs"]) if m.id == "dgs.W007"]
+
+
+def test_delete_takes_the_id_in_the_json_body(client, music):
+    conversation_id = turn(client, "Queen")["conversation_id"]
+    response = client.delete(URL, {"conversation_id": conversation_id}, content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"conversation_id": conversation_id, "cleared": True}
+    assert get_memory().get(conversation_id) == []
+    for body in ({}, {"conversation_id": ""}):
+        response = client.delete(URL, body, content_type="application/json")
+        assert response.status_code == 400 and "'conversation_id' is required" in response.json()["error"]
+    response = client.delete(URL, "[1]", content_type="application/json")
+    assert response.status_code == 400 and "JSON body must be an object" in response.json()["error"]
+    schema = client.get("/api/search/schema/").json()
+    delete = schema["paths"]["/api/search/conversation/"]["delete"]
+    body = delete["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "conversation_id" in schema["components"]["schemas"][body]["properties"]
+    assert [p.get("deprecated") for p in delete["parameters"] if p["name"] == "conversation_id"] == [True]
+
+
+def test_more_stops_at_the_offset_cap_of_search(music):
+    from dgs_core.searching.query import MAX_OFFSET
+
+    reply = converse("Queen", limit=1000)
+    offsets = []
+    for _ in range(MAX_OFFSET // 1000 + 1):
+        reply = converse("more", reply.conversation_id, limit=1000)
+        offsets.append(get_memory().get(reply.conversation_id)[-1]["offset"])
+    assert offsets[:-1] == list(range(1000, MAX_OFFSET + 1, 1000))
+    assert reply.clarification_needed and "as far as the results go" in reply.clarification and reply.results == []
+
+
+@pytest.fixture
+def many_tracks(music):
+    """80 more Queen tracks, so that one answer holds more hits than a small conversation can remember."""
+    album = Album.objects.get(title="News of the World")
+    for n in range(80):
+        dgs_core.index(Track.objects.create(name=f"Queen live take {n}", album=album))
+
+
+def worst_turns(conversation_id, count):
+    """``count`` turns with the longest query and many hits (the issue measured ~250-300 KB per conversation)."""
+    long_query = "Queen live take " + "é" * 1000
+    for _ in range(count):
+        conversation_id = converse(long_query, conversation_id, limit=1000).conversation_id
+    return conversation_id
+
+
+@pytest.mark.parametrize("memory_backend", ["inmemory", "cache"])
+def test_each_memory_is_capped_by_count_and_size(music, many_tracks, memory_backend, redis_cache):
+    options = {"MAX_CONVERSATIONS": 3, **({"ALIAS": "conversations"} if memory_backend == "cache" else {})}
+    with override_settings(GRAPH_SEARCH=settings_with(MEMORY_BACKEND=memory_backend, MEMORY_OPTIONS=options,
+                                                      MAX_CONVERSATION_BYTES=8192)):
+        memory = get_memory()
+        started = [worst_turns(None, 1) for _ in range(5)]
+        kept = [conversation_id for conversation_id in started if memory.get(conversation_id)]
+        assert kept == started[2:]  # the two oldest were forgotten
+        biggest = worst_turns(started[-1], 10)
+        turns = memory.get(biggest)
+        stored = (redis_cache.get(f"dgs:conversation:{biggest}") if memory_backend == "cache"
+                  else memory._conversations[biggest])
+        assert len(stored.encode()) <= 8192 and turns == memory.decode(stored)
+        assert 1 <= len(turns) < 10 and turns[-1]["result_count"] > len(turns[-1]["results"]) > 10
+        if memory_backend == "cache":
+            keys = [key for key in redis_cache._cache.get_client().scan_iter(f"{redis_cache.key_prefix}*")]
+            conversations = [k for k in keys if b":slot:" not in k and not k.endswith(b":started")]
+            assert len(conversations) == 3
+        # A follow-up past what was remembered asks instead of guessing.
+        remembered = len(turns[-1]["results"])
+        asked = converse(f"similar to the {remembered + 1}th", biggest)
+        assert asked.clarification_needed and f"only the first {remembered} results" in asked.clarification
+        similar = converse(f"similar to the {remembered}th", biggest)
+        assert not similar.clarification_needed and similar.results
+
+
+def test_max_conversation_bytes_below_a_turn_is_a_check_error():
+    from django.core import checks
+
+    with override_settings(GRAPH_SEARCH=settings_with(MAX_CONVERSATION_BYTES=100)):
+        errors = [m for m in checks.run_checks(tags=["dgs"]) if m.id == "dgs.E002"]
+    assert len(errors) == 1 and "MAX_CONVERSATION_BYTES" in errors[0].msg and "at least 4096" in errors[0].hint

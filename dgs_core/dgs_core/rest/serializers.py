@@ -216,19 +216,35 @@ class ConversationTurn(serializers.Serializer):
     query = Parameter(query_text_schema, help_text="What the user said: a search, or a follow-up such as "
                                                    "'more' or 'only albums'.")
     conversation_id = Parameter({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$"}, required=False,
-                                help_text="The conversation to continue (from an earlier answer); leave it out "
-                                          "to start one.")
+                                help_text="The conversation to continue (from an earlier answer of this user or "
+                                          "session); leave it out to start one. An id the server does not know "
+                                          "starts a new conversation with a new id.")
     models = models_field()
     limit = limit_field()
 
 
 class ConversationToForget(serializers.Serializer):
-    """The query string that forgets a conversation."""
+    """The JSON body that forgets a conversation. The view reads CONTRACT §4's query string
+    (:class:`ConversationToForgetQuery`) when there is no body."""
 
-    conversation_id = Parameter({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$"},
+    default_error_messages = {"invalid": "The JSON body must be an object such as {{\"conversation_id\": \"...\"}}."}
+
+    conversation_id = Parameter({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$"}, required=False,
                                 help_text="The conversation to forget.")
 
     def validate(self, values: dict[str, Any]) -> dict[str, Any]:
         if not values.get("conversation_id"):
-            raise serializers.ValidationError({"conversation_id": "'conversation_id' is required."})
+            raise serializers.ValidationError(
+                {"conversation_id": "'conversation_id' is required: send {\"conversation_id\": \"...\"} as the JSON "
+                                    "body."})
         return values
+
+
+class ConversationToForgetQuery(serializers.Serializer):
+    """The query string that forgets a conversation: CONTRACT §4's form, deprecated for the body because query
+    strings end up in access logs."""
+
+    deprecated = True
+    conversation_id = Parameter({"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$"}, required=False,
+                                help_text="Deprecated: send the id in the JSON body instead (query strings end up in "
+                                          "access logs).")

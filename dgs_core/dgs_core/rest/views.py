@@ -48,6 +48,7 @@ from dgs_core.rest import schema as openapi
 from dgs_core.rest.access import RequireAuthentication, get_access
 from dgs_core.rest.serializers import (
     ConversationToForget,
+    ConversationToForgetQuery,
     ConversationTurn,
     SearchBody,
     SearchParameters,
@@ -249,11 +250,12 @@ def _conversational() -> None:
 
 class ConversationView(SearchApiView):
     """A search conversation: `POST {"query", "conversation_id", "models", "limit"}` for one turn (follow-ups
-    such as "more" or "only albums" refine the last search); `DELETE ?conversation_id=` forgets it.
-    404 while `CONVERSATIONAL["ENABLED"]` is false."""
+    such as "more" or "only albums" refine the last search); `DELETE {"conversation_id"}` forgets it (the
+    deprecated `DELETE ?conversation_id=` of CONTRACT §4 still works). 404 while `CONVERSATIONAL["ENABLED"]` is
+    false."""
 
     parser_classes = [JsonBody]
-    parameters = {"DELETE": (ConversationToForget,)}
+    parameters = {"DELETE": (ConversationToForgetQuery,)}
 
     @openapi.described(operation_id="conversation_turn", summary="One turn of a search conversation.",
                        request=ConversationTurn,
@@ -271,12 +273,14 @@ class ConversationView(SearchApiView):
         return Response(reply.as_dict())
 
     @openapi.described(operation_id="conversation_clear", summary="Forget a conversation.",
+                       request=ConversationToForget,
                        responses={200: OpenApiResponse(openapi.ConversationForgottenSerializer, "Forgotten."),
                                   **openapi.OFF, **openapi.SEARCH_ERRORS},
                        parameters=openapi.ACCESS_HEADERS)
     def delete(self, request: Request) -> Response:
         _conversational()
-        parameters = ConversationToForget(data=request.query_params)
+        # Without a body, the query string of CONTRACT §4.
+        parameters = ConversationToForget(data=request.data if request.data else request.query_params)
         parameters.is_valid(raise_exception=True)
         conversation_id = parameters.validated_data["conversation_id"]
         forget(conversation_id, request=request)
