@@ -15,7 +15,7 @@ from tests.music.support import MODELS
 
 pytestmark = pytest.mark.django_db
 URL = "/api/search/conversation/"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = "redis://127.0.0.1:6379/12"
 DISCOGRAPHY = {
     "AC/DC": {"Highway to Hell": ["Highway to Hell", "Touch Too Much"], "Back in Black": ["Back in Black",
                                                                                           "Hells Bells"]},
@@ -226,8 +226,12 @@ def redis_cache():
     alias = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
                                    "conversations": alias}):
-        yield caches["conversations"]
-        caches["conversations"].clear()
+        cache = caches["conversations"]
+        yield cache
+        # This test's keys only: FLUSHDB (cache.clear()) would wipe those of tests running beside it.
+        raw = cache._cache.get_client()
+        for key in raw.scan_iter(f"{prefix}*"):
+            raw.delete(key)
 
 
 def test_cache_memory_shares_conversations_between_workers_through_redis(client, music, redis_cache):
