@@ -15,10 +15,10 @@ whole page of hits at once, and only when asked for.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -45,11 +45,18 @@ class Match:
         return {"path": self.path, "snippet": self.snippet}
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
+#: One stemmer per thread: a snowballstemmer stemmer keeps the word it works on in itself, so two threads sharing
+#: one (concurrent requests of a threaded server) corrupt each other's words (IndexError, wrong stems).
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer():
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def _fold(word: str) -> str:
