@@ -193,6 +193,8 @@ class GraphSearchConfig:
     default_embedding: str = "default"
     default_results_limit: int = 20
     max_results_limit: int = 1000
+    # similar/ costs a nearest-neighbour scan of `limit` (plus hidden rows) per request: a lower ceiling.
+    max_similar_limit: int = 100
     max_query_length: int = 1024
     index_batch_size: int = 1000
     delta_indexing: bool = True
@@ -479,8 +481,8 @@ class _Parser:
         return ModelConfig(label=label, **kwargs)
 
     def search_quality(self, config: GraphSearchConfig) -> None:
-        """Values of HYBRID, CHUNKING, CONVERSATIONAL, EXPLAIN_MATCHES and EXPLAIN_MIN_SIMILARITY that their types
-        alone do not rule out."""
+        """Values of HYBRID, CHUNKING, CONVERSATIONAL, the limits, EXPLAIN_MATCHES and EXPLAIN_MIN_SIMILARITY that
+        their types alone do not rule out."""
         hybrid = config.hybrid
         if hybrid.default_mode not in SEARCH_MODES:
             self.error("002", f"GRAPH_SEARCH['HYBRID']['DEFAULT_MODE'] is {hybrid.default_mode!r}.",
@@ -502,6 +504,8 @@ class _Parser:
         if config.explain_matches not in EXPLAIN_MATCHES:
             self.error("002", f"GRAPH_SEARCH['EXPLAIN_MATCHES'] is {config.explain_matches!r}.",
                        f"Use one of: {', '.join(EXPLAIN_MATCHES)}.")
+        if config.max_results_limit < 1 or config.max_similar_limit < 1:
+            self.error("002", "GRAPH_SEARCH['MAX_RESULTS_LIMIT'] and ['MAX_SIMILAR_LIMIT'] must be at least 1.")
         if config.conversational.max_conversation_bytes < MIN_CONVERSATION_BYTES:
             self.error("002", "GRAPH_SEARCH['CONVERSATIONAL']['MAX_CONVERSATION_BYTES'] is "
                        f"{config.conversational.max_conversation_bytes}.",

@@ -146,6 +146,31 @@ def test_similar_validates_limit(client, catalogue):
     assert response.status_code == 400 and response.json()["error"] == "'limit' must be a positive integer."
 
 
+def test_similar_limit_is_clamped_to_its_own_lower_ceiling(client, catalogue, caplog):
+    """Issue 18 point 8: similar/ costs a nearest-neighbour scan of `limit` per request; MAX_SIMILAR_LIMIT (default
+    100) bounds it below search's MAX_RESULTS_LIMIT (1000)."""
+    for n in range(6):
+        Product.objects.create(name=f"Acme X{n + 2} smartphone", description="A phone")
+    index_everything()
+    url = f"{SEARCH}similar/shop.Product/{catalogue['phone'].pk}/"
+    assert client.get(url, {"limit": "1000"}).json()["total"] == 7  # under the default ceiling: every other product
+    with override_settings(GRAPH_SEARCH=graph_search(MAX_SIMILAR_LIMIT=3)), caplog.at_level(logging.WARNING):
+        clamped = client.get(url, {"limit": "1000"}).json()
+        assert clamped["total"] == 3 and client.get(url).json()["total"] == 3  # the default limit (20) too
+        assert client.get(SEARCH, {"q": "smartphone", "limit": "1000"}).json()["total"] >= 8  # search keeps its own
+    assert "'limit' of 1000 is above the maximum of 3; using 3." in caplog.text
+    schema = client.get(f"{SEARCH}schema/").json()["paths"]["/api/search/similar/{model}/{pk}/"]["get"]
+    assert "MAX_SIMILAR_LIMIT (100)" in next(p for p in schema["parameters"] if p["name"] == "limit")["description"]
+
+
+def test_a_similar_ceiling_below_one_is_a_check_error():
+    from django.core import checks
+
+    with override_settings(GRAPH_SEARCH=graph_search(MAX_SIMILAR_LIMIT=0)):
+        errors = [m for m in checks.run_checks(tags=["dgs"]) if m.id == "dgs.E002"]
+    assert len(errors) == 1 and "MAX_SIMILAR_LIMIT" in errors[0].msg
+
+
 def test_conversation_and_stream_are_404_while_off(client, catalogue):
     assert client.post(f"{SEARCH}conversation/", {"query": "x"}, content_type="application/json").status_code == 404
     assert client.delete(f"{SEARCH}conversation/?conversation_id=abc").status_code == 404

@@ -273,3 +273,24 @@ def test_throttle_rates_are_what_drf_reads(rate):
 def test_rates_drf_cannot_read_are_refused(rate):
     with pytest.raises(ValueError, match=r"THROTTLE_RATES\['search'\]: .* is not a rate like '60/minute'"):
         build_access(ApiConfig(throttle_rates={"search": rate}))
+
+
+def test_a_site_that_names_no_throttle_gets_search_rate_throttle(client, catalogue, django_user_model):
+    """Issue 18 point 8: without THROTTLE_CLASSES nor REST_FRAMEWORK's, THROTTLE_RATES apply (60/minute per address
+    and 300/minute per user by default); rates of None switch it off."""
+    from dgs_core.rest.access import SearchRateThrottle, get_access, throttle_classes
+
+    with override_settings(REST_FRAMEWORK={}):
+        assert throttle_classes(get_access()) == (SearchRateThrottle,)
+        with override_settings(GRAPH_SEARCH=graph_search(api={"THROTTLE_RATES": {"search": "3/minute"}})):
+            statuses = [client.get("/api/search/?q=phone").status_code for _ in range(4)]
+            assert statuses == [200, 200, 200, 429]
+        cache.clear()
+        unthrottled = graph_search(api={"THROTTLE_RATES": {"search": None, "search_authenticated": None}})
+        with override_settings(GRAPH_SEARCH=unthrottled):
+            assert {client.get("/api/search/?q=phone").status_code for _ in range(65)} == {200}
+        cache.clear()
+        statuses = [client.get("/api/search/?q=phone").status_code for _ in range(61)]
+        assert statuses == [200] * 60 + [429]  # the documented default: 60/minute per address
+    with override_settings(REST_FRAMEWORK={"DEFAULT_THROTTLE_CLASSES": []}):
+        assert throttle_classes(get_access()) == ()

@@ -8,7 +8,9 @@ not empty, else from the project's ``REST_FRAMEWORK`` defaults, as any DRF view 
 - A ``PERMISSION_CLASSES`` or ``THROTTLE_CLASSES`` entry may also name a plain function ``(request) -> bool``.
 - :class:`SearchRateThrottle` limits by ``THROTTLE_RATES``: scope ``search`` per client address for anonymous
   callers, ``search_authenticated`` per user. Like every DRF throttle it counts in Django's cache, so with a
-  Redis cache the limit holds across workers.
+  Redis cache the limit holds across workers. It is the default throttle (:func:`throttle_classes`): when
+  neither ``THROTTLE_CLASSES`` nor the project's ``REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]`` names any, the
+  API is throttled at ``THROTTLE_RATES`` (60/minute per address, 300/minute per user) rather than not at all.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from dgs_core.conf import ApiConfig, GraphSearchConfig, Problem, get_config
@@ -123,6 +127,16 @@ def build_access(api: ApiConfig) -> Access:
                           for p in api.permission_classes),
         throttles=tuple(_load(p, "THROTTLE_CLASSES", BaseThrottle, _throttle_calling) for p in api.throttle_classes),
     )
+
+
+def throttle_classes(access: Access) -> tuple[type, ...]:
+    """``THROTTLE_CLASSES``, else the project's ``REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]`` when it sets that key
+    (``[]`` included: no throttle), else :class:`SearchRateThrottle`: a site that says nothing is throttled."""
+    if access.throttles:
+        return access.throttles
+    if "DEFAULT_THROTTLE_CLASSES" in getattr(settings, "REST_FRAMEWORK", {}):
+        return tuple(api_settings.DEFAULT_THROTTLE_CLASSES)
+    return (SearchRateThrottle,)
 
 
 def get_access() -> Access:

@@ -124,11 +124,10 @@ def model_labels_schema(config: GraphSearchConfig) -> dict[str, Any]:
     return {"type": "array", "minItems": 1, "items": model_label_schema(config)}
 
 
-def limit_field() -> QueryInteger:
+def limit_field(ceiling: str = "MAX_RESULTS_LIMIT (1000)") -> QueryInteger:
     return QueryInteger(
         {"type": "integer", "minimum": 1}, required=False,
-        help_text="Hits to return (default DEFAULT_RESULTS_LIMIT, 20); values above MAX_RESULTS_LIMIT (1000) are "
-                  "clamped to it.",
+        help_text=f"Hits to return (default DEFAULT_RESULTS_LIMIT, 20); values above {ceiling} are clamped to it.",
     )
 
 
@@ -205,7 +204,7 @@ class SimilarPath(serializers.Serializer):
 class SimilarParameters(serializers.Serializer):
     """The query string of similar."""
 
-    limit = limit_field()
+    limit = limit_field("MAX_SIMILAR_LIMIT (100)")
 
 
 class ConversationTurn(serializers.Serializer):

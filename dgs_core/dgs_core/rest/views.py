@@ -45,7 +45,7 @@ from dgs_core.exceptions import (
     UnknownModelError,
 )
 from dgs_core.rest import schema as openapi
-from dgs_core.rest.access import RequireAuthentication, get_access
+from dgs_core.rest.access import RequireAuthentication, get_access, throttle_classes
 from dgs_core.rest.serializers import (
     ConversationToForget,
     ConversationToForgetQuery,
@@ -160,7 +160,7 @@ class SearchApi:
         return [cls() for cls in ([RequireAuthentication] if access.require_authentication else []) + classes]
 
     def get_throttles(self) -> list[Any]:
-        return [cls() for cls in get_access().throttles or api_settings.DEFAULT_THROTTLE_CLASSES]
+        return [cls() for cls in throttle_classes(get_access())]
 
     def get_authenticate_header(self, request: Request) -> Optional[str]:
         """The challenge of the first authenticator that has one (DRF asks only the first, so a site with

@@ -62,6 +62,15 @@ def results_limit(config: GraphSearchConfig, limit: Any) -> int:
     return positive_int("limit", limit, config.max_results_limit)
 
 
+def similar_limit(config: GraphSearchConfig, limit: Any) -> int:
+    """``limit`` of a similar-objects query, else ``DEFAULT_RESULTS_LIMIT``; clamped to ``MAX_SIMILAR_LIMIT`` (and
+    ``MAX_RESULTS_LIMIT``), a lower ceiling than search's: each request is a nearest-neighbour scan of that many."""
+    ceiling = min(config.max_similar_limit, config.max_results_limit)
+    if limit is None:
+        return min(config.default_results_limit, ceiling)
+    return positive_int("limit", limit, ceiling)
+
+
 def resolve_models(config: GraphSearchConfig, models: Union[None, str, Sequence[str]]) -> list[str]:
     """Lower-case labels from a string (comma-separated) or a list; every one must be configured."""
     if models is None or models == "" or models == []:

@@ -18,7 +18,7 @@ from dgs_core.indexing.indexer import build_documents, get_plan, model_config_fo
 from dgs_core.plugins import get_registry
 from dgs_core.searching.explain import Match, explain
 from dgs_core.searching.pipeline import SearchRequest
-from dgs_core.searching.query import SearchQuery, resolve_models, results_limit
+from dgs_core.searching.query import SearchQuery, resolve_models, similar_limit
 from dgs_core.searching.visibility import visible_hits
 
 log = logging.getLogger("dgs_core.search")
@@ -211,7 +211,7 @@ class Searcher:
         ``request``, each model's ``search_queryset`` hook hides the rows that request may not see.
         """
         model_config = model_config_for(instance, self.config)
-        limit = results_limit(self.config, limit)
+        limit = similar_limit(self.config, limit)
         labels = resolve_models(self.config, models) if models else [model_config.model_label]
         own_id = document_id(model_config.model_label, instance.pk)
         try:

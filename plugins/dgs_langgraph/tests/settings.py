@@ -25,3 +25,5 @@ GRAPH_SEARCH = {
     # of hybrid mode through the pipeline sets it explicitly).
     "HYBRID": {"DEFAULT_MODE": "vector"},
 }
+# No throttle: the tests send many requests a minute from one address (dgs throttles a site that names none).
+REST_FRAMEWORK = {"DEFAULT_THROTTLE_CLASSES": []}
