@@ -135,4 +135,6 @@ def demo(session: nox.Session) -> None:
     session.run(*manage, "ensure_demo_admin", env=ENV, external=True)
     url = f"http://{address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]')}/"
     session.log(f"Serving the demo on {url} (admin: {url}admin/); Ctrl-C stops it.")
-    session.run(*manage, "runserver", "--noreload", address, *runserver_options, env=ENV, external=True)
+    # --insecure: runserver serves the admin's static files with DEBUG off too (the demo's default).
+    session.run(*manage, "runserver", "--noreload", "--insecure", address, *runserver_options, env=ENV,
+                external=True)

@@ -2,13 +2,18 @@
 query nothing comes near, and a page per artist, album and track that an anonymous visitor can open."""
 
 import copy
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from django.utils.html import escape
 
-from chinook.models import Track
+from chinook.models import Artist, Track
 from dgs_core import search
 
 pytestmark = pytest.mark.django_db
@@ -53,15 +58,19 @@ def test_error_messages_are_escaped(client):
 
 
 @pytest.mark.slow
-def test_unloadable_model_answers_503_with_the_reason(client, graph_search_settings):
+def test_unloadable_model_answers_503_with_a_fixed_message_and_the_reason_in_the_log(client, graph_search_settings,
+                                                                                     caplog):
     broken = copy.deepcopy(graph_search_settings)
     broken["EMBEDDINGS"]["default"]["MODEL_NAME"] = "dgs-tests/no-such-model"
     with override_settings(GRAPH_SEARCH=broken):
         response = client.get("/", {"q": "rock"})
 
     assert response.status_code == 503
+    request_id = response["X-Request-ID"]
     assert "Search is unavailable right now" in response.content.decode()
-    assert "dgs-tests/no-such-model" in response.content.decode()
+    assert request_id in response.content.decode()
+    assert "dgs-tests/no-such-model" not in response.content.decode()
+    assert any(request_id in r.getMessage() and "dgs-tests/no-such-model" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.slow
@@ -125,3 +134,72 @@ def test_the_rest_api_is_mounted(client, search_index):
     results = response.json()["results"]
     tracks = Track.objects.select_related("album__artist").in_bulk([result["pk"] for result in results])
     assert [tracks[result["pk"]].album.artist.name for result in results] == ["Ozzy Osbourne"] * 3
+
+
+def only_the_first_artists(request, queryset):
+    """A ``search_queryset`` hook: anonymous visitors see artists 1 to 3 only."""
+    return queryset if request.user.is_authenticated else queryset.filter(pk__lte=3)
+
+
+def with_api(graph_search_settings, **api):
+    return {**graph_search_settings, "API": api}
+
+
+def test_the_pages_are_under_the_apis_policy(client, graph_search_settings):
+    """REQUIRE_AUTHENTICATION refuses anonymous visitors on the demo's pages as on the API, with the API's message."""
+    with override_settings(GRAPH_SEARCH=with_api(graph_search_settings, REQUIRE_AUTHENTICATION=True)):
+        pages = [client.get("/", {"q": "rock"}), client.get("/"), client.get("/artists/1/")]
+        api = client.get("/api/search/", {"q": "rock"})
+    assert [page.status_code for page in pages] == [api.status_code] * 3 == [401] * 3
+    assert all(api.json()["error"] in page.content.decode().replace("&#x27;", "'") for page in pages)
+    assert b'role="alert"' in pages[0].content
+
+
+def test_the_pages_are_throttled_with_the_api(client, graph_search_settings):
+    cache.clear()
+    throttled = with_api(graph_search_settings, THROTTLE_CLASSES=["dgs_core.rest.access.SearchRateThrottle"],
+                         THROTTLE_RATES={"search": "3/minute"})
+    try:
+        with override_settings(GRAPH_SEARCH=throttled):
+            statuses = [client.get("/").status_code, client.get("/api/search/", {"q": "x" * 5000}).status_code,
+                        client.get("/").status_code, client.get("/").status_code]
+            refused = client.get("/api/search/", {"q": "rock"})
+    finally:
+        cache.clear()
+    assert statuses == [200, 400, 200, 429]  # one count for the page and the API
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+
+
+def test_a_row_the_visitor_may_not_see_has_no_page(client, graph_search_settings):
+    models = copy.deepcopy(graph_search_settings["MODELS"])
+    for entry in models:
+        if entry["model"] == "chinook.Artist":
+            entry["search_queryset"] = "test_demo_page.only_the_first_artists"
+    with override_settings(GRAPH_SEARCH={**graph_search_settings, "MODELS": models}):
+        visible, hidden = client.get("/artists/3/"), client.get("/artists/4/")
+    assert visible.status_code == 200 and hidden.status_code == 404
+    assert str(Artist.objects.get(pk=4)) not in hidden.content.decode()
+
+
+@pytest.mark.parametrize(("broken", "cause"), [
+    ({"DEFAULT_RESULTS_LIMIT": "lots"}, "DEFAULT_RESULTS_LIMIT"),  # GRAPH_SEARCH cannot be read
+    ({"VECTOR_STORE": {"BACKEND": "dgs_tests_no_such_store"}}, "dgs_tests_no_such_store"),  # no such plugin
+])
+def test_broken_settings_answer_a_fixed_503_not_a_500(client, graph_search_settings, caplog, broken, cause):
+    with override_settings(GRAPH_SEARCH={**graph_search_settings, **broken}):
+        response = client.get("/", {"q": "rock"})
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "Search is misconfigured on this server; the server log has the details." in page
+    assert response["X-Request-ID"] in page and cause not in page
+    assert any(response["X-Request-ID"] in r.getMessage() and cause in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("environment", "debug"), [({}, False), ({"DJANGO_DEBUG": "0"}, False),
+                                                   ({"DJANGO_DEBUG": "1"}, True)])
+def test_debug_is_off_unless_asked_for(environment, debug):
+    example = Path(__file__).resolve().parent.parent / "example"
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_DEBUG"}
+    result = subprocess.run([sys.executable, "-c", "import demo_site.settings as s; print(s.DEBUG)"], cwd=example,
+                            env={**env, **environment}, capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == str(debug)

@@ -17,10 +17,11 @@ documents its stream (:func:`wire_event`). A stream sends, in order::
 ndjson sends one object a line; sse sends it as ``data:`` after ``event: <type>``.
 ``STREAMING["INCLUDE_INTERNAL_EVENTS"]: False`` keeps the pipeline's own steps (:data:`INTERNAL_EVENTS`)
 out of the stream; subscribers of the hub still see them. A failure after the stream started is sent as
-``{"type": "error", "error": message, "status": 503}`` before ``end``; parameter errors are answered before
-it starts, as JSON 400 like every endpoint. The search runs in
-a worker thread so events reach the client as they happen; when the client goes away, the response's
-``close()`` cancels the worker at its next event and waits for it, so no thread outlives the request.
+``{"type": "error", "error": message, "status": 503, "request_id": id}`` before ``end``, with one of the fixed
+messages of :mod:`dgs_core.failures` (the cause goes to the log under the id, which is also the stream's
+``X-Request-ID`` header); parameter errors are answered before it starts, as JSON 400 like every endpoint.
+The search runs in a worker thread so events reach the client as they happen; when the client goes away, the
+response's ``close()`` cancels the worker at its next event and waits for it, so no thread outlives the request.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from typing import Any, Optional
 from django.core.serializers.json import DjangoJSONEncoder
 
 from dgs_core.base import StreamFormat
-from dgs_core.exceptions import GraphSearchError, InvalidParameterError
+from dgs_core.exceptions import InvalidParameterError
+from dgs_core.failures import new_request_id, report_failure
 from dgs_core.searching.events import INTERNAL_EVENTS, StreamCancelled, StreamSink, current_sink, emit
 from dgs_core.searching.query import SearchQuery
 
@@ -103,6 +105,7 @@ class SearchStream:
         self.format = stream_format
         self.join_timeout = join_timeout
         self.sink = StreamSink()
+        self.request_id = new_request_id()  # named by an error event and the response's X-Request-ID header
         context = contextvars.copy_context()
         context.run(current_sink.set, self.sink)
         self.thread = threading.Thread(target=context.run, args=(self._work,), daemon=True,
@@ -130,12 +133,9 @@ class SearchStream:
             return
         except InvalidParameterError as exc:
             sink.put("error", {"error": str(exc), "status": 400})
-        except GraphSearchError as exc:
-            log.error("Streaming search failed: %s: %s", type(exc).__name__, exc)
-            sink.put("error", {"error": f"Search is unavailable right now: {exc}", "status": 503})
-        except Exception:
-            log.exception("Unexpected error in a streaming search")
-            sink.put("error", {"error": "Search failed unexpectedly; the error has been logged.", "status": 503})
+        except Exception as exc:
+            failure = report_failure(exc, log, f"Streaming search {self.sink.stream_id}", self.request_id)
+            sink.put("error", {"error": failure.message, "status": failure.status, "request_id": failure.request_id})
         finally:
             if not sink.cancelled.is_set():
                 sink.put("end", {})

@@ -249,13 +249,16 @@ def test_cache_memory_shares_conversations_between_workers_through_redis(client,
     assert ids(more["results"]) == searched("Queen", limit=4)[2:]
 
 
-def test_an_unreachable_memory_is_503(client, music):
+def test_an_unreachable_memory_is_503(client, music, caplog):
     unreachable = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
     pytest.importorskip("redis", reason="the redis client is needed for Django's RedisCache")
     with override_settings(CACHES={"default": unreachable},
                            GRAPH_SEARCH=settings_with(MEMORY_BACKEND="cache")):
         response = client.post(URL, {"query": "Queen"}, content_type="application/json")
-    assert response.status_code == 503 and "conversation memory" in response.json()["error"]
+    assert response.status_code == 503 and response.json() == {
+        "error": "Search is unavailable right now; please try again later.", "request_id": response["X-Request-ID"]}
+    (logged,) = [r.getMessage() for r in caplog.records if response["X-Request-ID"] in r.getMessage()]
+    assert "conversation memory" in logged and "127.0.0.1:1" in logged  # the Redis address: in the log, not the body
 
 
 # -- issue 18 point 7: ids, owners, DELETE, caps ---------------------------------------------------------

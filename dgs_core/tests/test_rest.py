@@ -205,6 +205,11 @@ def test_unreachable_store_or_embedder_is_503(client, catalogue, monkeypatch, ca
     response = client.get(SEARCH, {"q": "phone"})
     assert response.status_code == 503
     assert "Search is unavailable right now" in response.json()["error"] and "Connection refused" in caplog.text
+    # A fixed body naming a request id, the same in the header; the engine's text only in the log, under that id.
+    request_id = response["X-Request-ID"]
+    assert response.json() == {"error": "Search is unavailable right now; please try again later.",
+                               "request_id": request_id}
+    assert any(request_id in r.getMessage() and "Connection refused" in r.getMessage() for r in caplog.records)
     monkeypatch.undo()
     monkeypatch.setattr(engine.get_embedder(), "embed_query", refused)
     assert client.get(SEARCH, {"q": "phone"}).status_code == 503
@@ -215,6 +220,7 @@ def test_an_unexpected_error_is_logged_and_never_a_500(client, catalogue, monkey
     response = client.get(SEARCH, {"q": "phone"})
     assert response.status_code == 503 and response.json()["error"].startswith("Search failed unexpectedly")
     assert "ZeroDivisionError" in caplog.text
+    assert response.json()["request_id"] == response["X-Request-ID"] in caplog.text
 
 
 def test_cache_busters_and_tracking_parameters_are_not_filters(client, catalogue):

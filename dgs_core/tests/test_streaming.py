@@ -109,13 +109,18 @@ def test_internal_events_can_be_left_out_of_the_stream(client, catalogue, events
     assert [e.name for e in events] == PLAIN_EVENTS  # subscribers still see every step
 
 
-def test_a_failure_after_the_start_is_an_error_event(client, catalogue):
+def test_a_failure_after_the_start_is_an_error_event(client, catalogue, caplog):
     # The index holds 512-d hashing vectors; a 256-d embedder cannot search it (a real mismatch, no patching).
     other_embedder = {"default": {"BACKEND": "hashing", "OPTIONS": {"DIMENSION": 256}}}
     with override_settings(GRAPH_SEARCH=streaming(EMBEDDINGS=other_embedder)):
-        received = ndjson_events(client.get(STREAM, {"q": "phone"}))
+        response = client.get(STREAM, {"q": "phone"})
+        received = ndjson_events(response)
     assert [e["type"] for e in received] == ["query_received", "error", "end"]
-    assert received[1]["status"] == 503 and "Rebuild the index" in received[1]["error"]
+    # A fixed message and the stream's request id; the cause ("Rebuild the index") only in the log, under that id.
+    assert received[1] == {"type": "error", "status": 503, "request_id": response["X-Request-ID"],
+                           "error": "Search is misconfigured on this server; the server log has the details."}
+    (logged,) = [r.getMessage() for r in caplog.records if response["X-Request-ID"] in r.getMessage()]
+    assert "Rebuild the index" in logged
 
 
 def test_the_hub_sees_every_search_and_logs_structured_records(client, catalogue, events, caplog):

@@ -23,9 +23,10 @@ except ImportError as exc:
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-# A demo on 127.0.0.1 by default; set DJANGO_SECRET_KEY (and DJANGO_DEBUG=0) for anything else.
+# A demo on 127.0.0.1 by default; set DJANGO_SECRET_KEY for anything else. DEBUG is off unless DJANGO_DEBUG=1
+# asks for it: its error pages show settings and tracebacks to whoever triggers them.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dgs-demo-insecure-key")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 # `make demo HOST=0.0.0.0` serves other machines too: name the host they use, e.g. DJANGO_ALLOWED_HOSTS=192.168.1.20
 EXTRA_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", *filter(None, EXTRA_HOSTS.split(","))]

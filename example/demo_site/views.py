@@ -2,18 +2,31 @@
 
 Everything here is for visitors, not developers: models and fields are named by their ``verbose_name``, each hit
 links to its public page (never to the admin, which an anonymous visitor cannot open), and a query nothing in the
-catalogue comes close to says so instead of listing the nearest rows as answers.
+catalogue comes close to says so instead of listing the nearest rows as answers. Every page is under the REST
+API's policy (who may search, how often, which rows they may see) and answers its errors as the API does.
 """
 
+import logging
+
 from django.db.models import Count, prefetch_related_objects
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.utils.text import capfirst
+from rest_framework.renderers import TemplateHTMLRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from chinook.models import Album, Artist, Track
 from dgs_core import get_similar, search
 from dgs_core.conf import get_config
-from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError, InvalidParameterError, UnknownModelError
+from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.failures import report_failure
+from dgs_core.rest.views import SearchApi
+from dgs_core.searching.visibility import visible_queryset
 
+log = logging.getLogger("demo_site")
+
+#: The search form's maxlength while GRAPH_SEARCH cannot be read (its MAX_QUERY_LENGTH default).
+DEFAULT_MAX_QUERY_LENGTH = 1024
 RESULTS_PER_PAGE = 20
 SIMILAR_PER_PAGE = 5
 MODES = [("", "Best match"), ("vector", "By meaning"), ("keyword", "By words")]
@@ -83,74 +96,122 @@ def result_rows(hits) -> list[dict]:
     return rows
 
 
-def search_page(request):
+class DemoPage(SearchApi, APIView):
+    """A public page under the search API's own policy: ``GRAPH_SEARCH["API"]`` (or ``REST_FRAMEWORK``)
+    authentication, permission and throttle classes, and each model's ``search_queryset``.
+
+    Errors are the API's (:func:`dgs_core.rest.views.error_response`: the status, the message naming the
+    parameter, a fixed 503 message with a request id for a failure on the server's side) shown on the page.
+    """
+
+    renderer_classes = [TemplateHTMLRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)  # HTML, whatever the client accepts
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)  # the API's answer: status, headers, {"error", "request_id"}
+        response.exception = False  # shown by this page's template, not by DRF's exception page
+        response.data = {**self.error_context(), "error": response.data["error"],
+                         "request_id": response.data.get("request_id")}
+        response.template_name = self.error_template
+        return response
+
+    error_template = "demo_site/search.html"
+
+    def error_context(self) -> dict:
+        return search_context(self.request)
+
+
+def search_context(request) -> dict:
+    """The search form, filled in with the request's parameters (without the models when settings are broken)."""
+    try:
+        config = get_config()
+        models = [(m.model_label, capfirst(m.model._meta.verbose_name_plural)) for m in config.models]
+        max_query_length = config.max_query_length
+    except Exception:  # broken settings: the page still shows its form and the error (the search reports it)
+        models, max_query_length = [], DEFAULT_MAX_QUERY_LENGTH
+    params = request.query_params
+    return {"query": params.get("q") or "", "model": params.get("model", ""), "mode": params.get("mode", ""),
+            "modes": MODES, "models": models, "max_query_length": max_query_length, "results": None,
+            "no_close_match": False, "error": None}
+
+
+class SearchPage(DemoPage):
     """``GET /?q=...&model=app.Model&mode=vector``: search the configured models (all when ``model`` is empty)
     by the chosen mode (the configured default when ``mode`` is empty).
 
-    A bad query or model answers 400, and an unreachable backend or an index built by another embedder
-    503, each with its message on the page.
+    A bad query or model answers 400 with its message on the page, the API's policy 401/403/429, and a failure
+    on the server's side (an unreachable backend, an index built by another embedder, broken settings) 503 with
+    a fixed message and a request id (the cause is in the log).
     """
-    config = get_config()
-    query = request.GET.get("q")
-    model = request.GET.get("model", "")
-    mode = request.GET.get("mode", "")
-    context = {
-        "query": query or "",
-        "model": model,
-        "mode": mode,
-        "modes": MODES,
-        "models": [(m.model_label, capfirst(m.model._meta.verbose_name_plural)) for m in config.models],
-        "max_query_length": config.max_query_length,
-        "results": None,
-        "no_close_match": False,
-        "error": None,
-    }
-    status = 200
-    if query is not None:
-        try:
-            hits = search(query, models=model or None, limit=RESULTS_PER_PAGE, mode=mode or None, request=request)
+
+    def get(self, request):
+        context = search_context(request)
+        query = request.query_params.get("q")
+        if query is not None:
+            hits = search(query, models=context["model"] or None, limit=RESULTS_PER_PAGE,
+                          mode=context["mode"] or None, request=request)
             context["results"] = result_rows(hits)
             context["no_close_match"] = hits.no_close_match
-        except (InvalidParameterError, UnknownModelError) as exc:
-            context["error"], status = str(exc), 400
-        except (BackendUnavailable, EmbedderMismatchError) as exc:
-            context["error"], status = f"Search is unavailable right now: {exc}", 503
-    return render(request, "demo_site/search.html", context, status=status)
+        return Response(context, template_name="demo_site/search.html")
 
 
-def _detail(request, obj, facts: list[tuple[str, str, str | None]], items_title: str, items) -> object:
-    """A public page of ``obj``: its facts (label, text, url), a list of its parts and the most similar rows."""
-    try:
-        similar = result_rows(get_similar(obj, limit=SIMILAR_PER_PAGE, request=request))
-    except (BackendUnavailable, EmbedderMismatchError):  # the page still shows the row itself
-        similar = []
-    context = {"object": obj, "kind": capfirst(obj._meta.verbose_name), "facts": facts,
-               "items_title": items_title, "items": items, "similar": similar}
-    return render(request, "demo_site/detail.html", context)
+class DetailPage(DemoPage):
+    """A public page of one row the caller may see (its model's ``search_queryset``): its facts, a list of its
+    parts and the most similar rows."""
+
+    model = None
+    related: tuple[str, ...] = ()  # what the page shows of the row's relations, loaded with it
+
+    def get(self, request, pk: int):
+        visible = visible_queryset(get_config().model_config(self.model), request)
+        obj = get_object_or_404(visible.select_related(*self.related), pk=pk)
+        try:
+            similar = result_rows(get_similar(obj, limit=SIMILAR_PER_PAGE, request=request))
+        except (BackendUnavailable, EmbedderMismatchError) as exc:  # the page still shows the row itself
+            report_failure(exc, log, f"Similar rows of {obj._meta.label} {obj.pk}")
+            similar = []
+        facts, items_title, items = self.describe(obj)
+        context = {"object": obj, "kind": capfirst(obj._meta.verbose_name), "facts": facts,
+                   "items_title": items_title, "items": items, "similar": similar}
+        return Response(context, template_name="demo_site/detail.html")
+
+    def describe(self, obj) -> tuple[list[tuple[str, str, str | None]], str, list[tuple[str, str]]]:
+        """Facts (label, text, url), the title of the list of parts and the parts (text, url)."""
+        raise NotImplementedError
 
 
-def artist_page(request, pk: int):
-    artist = get_object_or_404(Artist, pk=pk)
-    albums = artist.album_set.order_by("title")
-    return _detail(request, artist, [], "Albums", [(str(a), a.get_absolute_url()) for a in albums])
+class ArtistPage(DetailPage):
+    model = "chinook.Artist"
+
+    def describe(self, artist):
+        albums = artist.album_set.order_by("title")
+        return [], "Albums", [(str(a), a.get_absolute_url()) for a in albums]
 
 
-def album_page(request, pk: int):
-    album = get_object_or_404(Album.objects.select_related("artist"), pk=pk)
-    tracks = album.track_set.order_by("pk")
-    facts = [("Artist", str(album.artist), album.artist.get_absolute_url())]
-    return _detail(request, album, facts, "Tracks", [(str(t), t.get_absolute_url()) for t in tracks])
+class AlbumPage(DetailPage):
+    model = "chinook.Album"
+    related = ("artist",)
+
+    def describe(self, album):
+        tracks = album.track_set.order_by("pk")
+        facts = [("Artist", str(album.artist), album.artist.get_absolute_url())]
+        return facts, "Tracks", [(str(t), t.get_absolute_url()) for t in tracks]
 
 
-def track_page(request, pk: int):
-    track = get_object_or_404(Track.objects.select_related("album__artist", "genre", "mediatype"), pk=pk)
-    minutes, seconds = divmod(round(track.milliseconds / 1000), 60)
-    facts = []
-    if track.album:
-        facts += [("Artist", str(track.album.artist), track.album.artist.get_absolute_url()),
-                  ("Album", str(track.album), track.album.get_absolute_url())]
-    facts += [(label, value, None) for label, value in (
-        ("Composer", track.composer), ("Genre", track.genre and str(track.genre)),
-        ("Length", f"{minutes}:{seconds:02d}"), ("Media type", str(track.mediatype)),
-        ("Playlists", ", ".join(dict.fromkeys(str(p) for p in track.playlist.order_by("name"))))) if value]
-    return _detail(request, track, facts, "", [])
+class TrackPage(DetailPage):
+    model = "chinook.Track"
+    related = ("album__artist", "genre", "mediatype")
+
+    def describe(self, track):
+        minutes, seconds = divmod(round(track.milliseconds / 1000), 60)
+        facts = []
+        if track.album:
+            facts += [("Artist", str(track.album.artist), track.album.artist.get_absolute_url()),
+                      ("Album", str(track.album), track.album.get_absolute_url())]
+        facts += [(label, value, None) for label, value in (
+            ("Composer", track.composer), ("Genre", track.genre and str(track.genre)),
+            ("Length", f"{minutes}:{seconds:02d}"), ("Media type", str(track.mediatype)),
+            ("Playlists", ", ".join(dict.fromkeys(str(p) for p in track.playlist.order_by("name"))))) if value]
+        return facts, "", []

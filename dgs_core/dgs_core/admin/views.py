@@ -24,7 +24,8 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.exceptions import GraphSearchError
+from dgs_core.exceptions import GraphSearchError, InvalidParameterError, UnknownModelError
+from dgs_core.failures import REQUEST_ID_HEADER, Failure, report_failure
 from dgs_core.searching.query import SearchQuery
 from dgs_core.searching.searcher import Searcher
 
@@ -104,7 +105,7 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
     if not models:
         raise PermissionDenied
     form = SearchForm(request.GET or None, models=models, max_query_length=config.max_query_length)
-    rows, error, searched, status, no_close_match = [], None, False, 200, False
+    rows, error, searched, status, no_close_match, request_id = [], None, False, 200, False, None
     if form.is_bound and not form.is_valid():
         status = 400
     elif form.is_bound and form.cleaned_data["q"]:
@@ -116,9 +117,11 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
                                       config=config)
             hits = Searcher(config).run(query, request)
             rows, no_close_match = [_row(site, hit, config) for hit in hits], hits.no_close_match
-        except GraphSearchError as exc:
-            log.error("Admin search failed: %s", exc)
-            error, status = gettext("Search is unavailable right now: %(reason)s") % {"reason": exc}, 503
+        except (InvalidParameterError, UnknownModelError) as exc:  # e.g. keyword mode on a store without it
+            error, status = str(exc), 400
+        except Exception as exc:  # any failure is a page with the fixed message, not a 500
+            failure = report_failure(exc, log, "Admin search")
+            error, status, request_id = _failure_text(failure), failure.status, failure.request_id
     context = {
         **site.each_context(request),
         "title": SEARCH_PAGE_NAME,
@@ -130,7 +133,24 @@ def search_view(request: HttpRequest, site: AdminSite) -> TemplateResponse:
         "error": error,
         "status_url": reverse(f"{site.name}:graph-search-index-status", current_app=site.name),
     }
-    return TemplateResponse(request, "dgs_core/admin/search.html", context, status=status)
+    return _answer(request, "dgs_core/admin/search.html", context, status, request_id)
+
+
+def _failure_text(failure: Failure) -> str:
+    """The page's fixed, translated message of a failure, naming its request id (the log has the cause)."""
+    messages = {"unavailable": gettext("Search is unavailable right now; please try again later."),
+                "misconfigured": gettext("Search is misconfigured on this server; the server log has the details."),
+                "unexpected": gettext("Search failed unexpectedly; the error has been logged.")}
+    return gettext("%(message)s Request id: %(request_id)s") % {"message": messages[failure.kind],
+                                                                 "request_id": failure.request_id}
+
+
+def _answer(request: HttpRequest, template: str, context: dict[str, Any], status: int,
+            request_id: Optional[str]) -> TemplateResponse:
+    response = TemplateResponse(request, template, context, status=status)
+    if request_id:
+        response[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 def _row(site: AdminSite, hit: Any, config: GraphSearchConfig) -> dict[str, Any]:
@@ -157,15 +177,15 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
     models = permitted_models(request, config)
     if not models:
         raise PermissionDenied
-    reports, error, status = [], None, 200
+    reports, error, status, request_id = [], None, 200, None
     try:
         store = engine.get_vector_store()
         changes = outbox.counts_by_model()  # automatic indexing's queue, as search_index_status shows it
         reports = [(m, {**coverage(m, store), **changes.get(m.model_label, {"pending": 0, "failed": 0})})
                    for m in models]
     except Exception as exc:  # an unreachable store is reported on the page, not as a server error
-        log.error("Index status failed: %s: %s", type(exc).__name__, exc)
-        error, status = gettext("The vector store is unavailable: %(reason)s") % {"reason": exc}, 503
+        failure = report_failure(exc, log, "Admin index status")
+        error, status, request_id = _failure_text(failure), failure.status, failure.request_id
     columns = [(key, label) for key, label in STATUS_COLUMNS if any(key in report for _m, report in reports)]
     table = [
         {"name": capfirst(m.model._meta.verbose_name_plural), "label": m.label,
@@ -184,7 +204,7 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
         "error": error,
         "search_url": reverse(f"{site.name}:graph-search", current_app=site.name),
     }
-    return TemplateResponse(request, "dgs_core/admin/index_status.html", context, status=status)
+    return _answer(request, "dgs_core/admin/index_status.html", context, status, request_id)
 
 
 def admin_urls(site: AdminSite) -> list[URLPattern]:

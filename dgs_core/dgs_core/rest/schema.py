@@ -22,6 +22,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 import dgs_core
+from dgs_core import failures
 from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
 from dgs_core.filters import LOOKUPS
 from dgs_core.indexing.traversal import FieldPathError, resolve_path
@@ -208,6 +209,13 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="What is wrong, naming the parameter at fault.")
 
 
+class FailureSerializer(serializers.Serializer):
+    error = serializers.ChoiceField(choices=list(failures.MESSAGES.values()),
+                                    help_text="A fixed message; the cause is in the server log under request_id.")
+    request_id = serializers.CharField(help_text="Names this failure in the server log; also the X-Request-ID "
+                                                 "header.")
+
+
 def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
@@ -218,7 +226,8 @@ ACCESS_ERRORS = {
                "caller); WWW-Authenticate names the scheme."),
     403: error("A permission class refused the request, or the CSRF check of a logged-in session failed."),
     429: error("Throttled; retry after the number of seconds in Retry-After."),
-    503: error("The vector store or embedder is unreachable, or the API is misconfigured."),
+    503: OpenApiResponse(FailureSerializer, description="The vector store, embedder or conversation memory is "
+                         "unreachable, or the settings are broken: a fixed message and a request id."),
 }
 SEARCH_ERRORS = {400: error("A parameter is invalid; the message names it."), **ACCESS_ERRORS}
 OFF = {404: error("The feature is off (GRAPH_SEARCH['CONVERSATIONAL'] / ['STREAMING'] 'ENABLED').")}
@@ -228,6 +237,8 @@ ACCESS_HEADERS = [
                      description="Seconds to wait before the next request."),
     OpenApiParameter("WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[401],
                      description="The authentication scheme to use, e.g. Basic."),
+    OpenApiParameter(failures.REQUEST_ID_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, response=[503],
+                     description="The request id of the failure, as in the body."),
 ]
 #: The schema view's ``lang`` (drf-spectacular translates the document into it when the site translates).
 LANGUAGE = ([OpenApiParameter("lang", str, OpenApiParameter.QUERY, enum=list(dict(settings.LANGUAGES)),

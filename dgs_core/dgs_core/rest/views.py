@@ -4,8 +4,9 @@ OpenAPI schema with its interactive page.
 Every view takes its authentication, permission and throttle classes from ``GRAPH_SEARCH["API"]`` or the
 project's ``REST_FRAMEWORK`` defaults (:mod:`dgs_core.rest.access`), reads its parameters with a serializer
 (:mod:`dgs_core.rest.serializers`) and answers errors as JSON ``{"error": "..."}`` naming the parameter at
-fault. No input produces a 500: :func:`error_response` maps each failure to its status, and anything
-unexpected is logged with its traceback and answered 503. Browsers get DRF's browsable API.
+fault. No input produces a 500: :func:`error_response` maps each failure to its status; a failure on the
+server's side is answered 503 with a fixed message and a request id, its cause logged under that id
+(:mod:`dgs_core.failures`). Browsers get DRF's browsable API.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
-from django.db import DatabaseError, DataError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, RequestDataTooBig, ValidationError
+from django.db import DataError
 from django.http import Http404, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.renderers import (
@@ -36,14 +37,8 @@ from rest_framework.views import APIView, set_rollback
 
 from dgs_core.conf import get_config
 from dgs_core.conversation import converse, forget
-from dgs_core.exceptions import (
-    ApiDenied,
-    BackendUnavailable,
-    ConfigurationError,
-    EmbedderMismatchError,
-    InvalidParameterError,
-    UnknownModelError,
-)
+from dgs_core.exceptions import ApiDenied, InvalidParameterError, UnknownModelError
+from dgs_core.failures import REQUEST_ID_HEADER, report_failure
 from dgs_core.rest import schema as openapi
 from dgs_core.rest.access import RequireAuthentication, get_access, throttle_classes
 from dgs_core.rest.serializers import (
@@ -68,7 +63,7 @@ REFUSED = "You may not use the search API."
 DEFAULT_RETRY_AFTER = 60
 
 
-class Misconfigured(Exception):
+class Misconfigured(ImproperlyConfigured):
     """``GRAPH_SEARCH["API"]`` names something unusable (``manage.py check`` reports it as dgs.E011)."""
 
 
@@ -79,43 +74,42 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
-def _describe(exc: Exception, view: Any, request: Any) -> tuple[int, str, dict[str, str]]:
-    """Status, message and headers answering ``exc``: 4xx for the caller's mistakes, 503 for everything else."""
-    if isinstance(exc, Misconfigured):
-        log.error("GRAPH_SEARCH['API'] is misconfigured: %s Run `manage.py check`.", exc)
-        return 503, "The search API is misconfigured; the server log says how to fix it.", {}
+def _describe(exc: Exception, view: Any, request: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers answering ``exc``: 4xx for the caller's mistakes, else a fixed 503 with a
+    request id (:mod:`dgs_core.failures`; the cause goes to the log under that id)."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, exceptions.Throttled):
         wait = str(max(1, exc.wait or DEFAULT_RETRY_AFTER))
-        return 429, f"Too many requests; retry in {wait} seconds.", {"Retry-After": wait}
+        return 429, {"error": f"Too many requests; retry in {wait} seconds."}, {"Retry-After": wait}
     if isinstance(exc, exceptions.MethodNotAllowed):
         allowed = ", ".join(view.allowed_methods)
-        return 405, f"Method {request.method} is not allowed here; use {allowed}.", {"Allow": allowed}
-    if isinstance(exc, exceptions.APIException):
+        return 405, {"error": f"Method {request.method} is not allowed here; use {allowed}."}, {"Allow": allowed}
+    if isinstance(exc, exceptions.APIException) and exc.status_code < 500:
         auth_header = getattr(exc, "auth_header", None)
-        return exc.status_code, _first_message(exc.detail), {"WWW-Authenticate": auth_header} if auth_header else {}
+        return (exc.status_code, {"error": _first_message(exc.detail)},
+                {"WWW-Authenticate": auth_header} if auth_header else {})
     if isinstance(exc, ApiDenied):
-        return exc.status, exc.message, exc.headers
+        return exc.status, {"error": exc.message}, exc.headers
     if isinstance(exc, (InvalidParameterError, UnknownModelError)):
-        return 400, str(exc), {}
+        return 400, {"error": str(exc)}, {}
     if isinstance(exc, RequestDataTooBig):
-        return 400, "The request body is too large.", {}
-    if isinstance(exc, (BackendUnavailable, EmbedderMismatchError, ConfigurationError, DatabaseError)):
-        log.error("Search API request failed: %s: %s", type(exc).__name__, exc)
-        return 503, (f"Search is unavailable right now: {exc}" if isinstance(exc, BackendUnavailable)
-                     else "Search is unavailable right now; the server log has the details."), {}
-    log.error("Unexpected error in the search API (%s %s)", request.method, request.path, exc_info=exc)
-    return 503, "Search failed unexpectedly; the error has been logged.", {}
+        return 400, {"error": "The request body is too large."}, {}
+    where = f"Search API {request.method} {request.path}"
+    if isinstance(exc, Misconfigured):
+        where += " (GRAPH_SEARCH['API'] is misconfigured; run `manage.py check`)"
+    failure = report_failure(exc, log, where)
+    return failure.status, failure.body(), failure.headers
 
 
 def error_response(exc: Exception, context: dict[str, Any]) -> Response:
-    """The exception handler of every endpoint: ``{"error": message}`` with the status and headers of ``exc``."""
-    status, message, headers = _describe(exc, context["view"], context["request"])
+    """The exception handler of every endpoint: ``{"error": message}`` with the status and headers of ``exc``;
+    a 5xx adds ``request_id`` (also the ``X-Request-ID`` header)."""
+    status, body, headers = _describe(exc, context["view"], context["request"])
     set_rollback()
-    return Response({"error": message}, status=status, headers=headers)
+    return Response(body, status=status, headers=headers)
 
 
 class JsonBody(JSONParser):
@@ -150,7 +144,7 @@ class SearchApi:
     def get_authenticators(self) -> list[Any]:
         try:
             classes = get_access().authentication
-        except ValueError:  # answered 503 by initial()
+        except (ValueError, ImproperlyConfigured):  # unusable settings: answered 503 by initial()
             return []
         return [cls() for cls in classes or api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
@@ -318,6 +312,7 @@ class StreamView(SearchApiView):
         response = StreamingHttpResponse(stream, content_type=stream.format.content_type)
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come
+        response[REQUEST_ID_HEADER] = stream.request_id  # what an error event names, for the log
         return response
 
 

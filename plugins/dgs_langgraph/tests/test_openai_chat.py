@@ -82,13 +82,17 @@ def test_a_failing_llm_falls_back_to_plain_vector_search(catalogue, runner, chat
     assert wait_for_threads_to_end("dgs-llm-") == []  # a late call ends once its endpoint answers
 
 
-def test_without_fallback_a_failing_llm_fails_the_search_clearly(client, catalogue, runner, chat_server):
+def test_without_fallback_a_failing_llm_fails_the_search_clearly(client, catalogue, runner, chat_server, caplog):
     chat_server.status = 500
     with override_settings(GRAPH_SEARCH=graph_search(FALLBACK_ON_ERROR=False, LLM=openai_llm(chat_server))):
         with pytest.raises(BackendUnavailable, match="FALLBACK_ON_ERROR'\\] is False"):
             dgs_core.search(QUERY)
         response = client.get("/api/search/", {"q": QUERY})
-    assert response.status_code == 503 and "expand_query step failed" in response.json()["error"]
+    # The caller reads a fixed message and a request id; the cause is logged under that id.
+    assert response.status_code == 503 and response.json()["request_id"] == response["X-Request-ID"]
+    assert "expand_query step failed" not in response.json()["error"]
+    assert any(response["X-Request-ID"] in r.getMessage() and "expand_query step failed" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_the_backend_explains_its_settings(monkeypatch):
