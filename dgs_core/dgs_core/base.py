@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
-from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.exceptions import BackendUnavailable, CollectionMissing, EmbedderMismatchError
 from dgs_core.ids import DocumentRef
 from dgs_core.options import Configurable, option
 from dgs_core.options import Options as NoOptions
@@ -213,8 +213,31 @@ class VectorStore(Configurable, ABC):
     #: (:meth:`keyword_search`, the lexical leg of hybrid search).
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
+    #: Set by core on the live collection once the database records that it was built (see
+    #: :mod:`dgs_core.engine.generations`). From then on, where the store would answer a read as a collection
+    #: that does not exist yet (empty, ``None``), it raises :meth:`vanished` instead: a vanished index is never
+    #: served as an empty one. Stores without the ``"persistence"`` capability are never given it.
+    must_exist: bool = False
+
     def __init__(self, **options: Any) -> None:
         self.options = self.parse_options(options) if self.declares_options() else options
+
+    def exists(self) -> bool:
+        """Whether the engine holds this collection (created by its first write), found without creating it
+        (``manage.py check`` must not create an index). Stores that cannot tell answer True."""
+        return True
+
+    def verify(self) -> None:
+        """Raise :class:`~dgs_core.exceptions.CollectionDamaged` naming what is wrong when the collection's data is
+        damaged, by cheap checks (sizes, headers; no full scan). Called by ``manage.py check`` and the admin's
+        index status page; reads raise it too when they meet the damage."""
+
+    def vanished(self) -> CollectionMissing:
+        """The error of a read that finds the collection gone although :attr:`must_exist` is set."""
+        return CollectionMissing(
+            f"The {type(self).__name__} collection was built but is missing from the vector store (deleted or "
+            "dropped outside dgs). Rebuild the index with `manage.py build_search_index --rebuild`."
+        )
 
     @abstractmethod
     def upsert(self, documents: Sequence[StoredDocument]) -> None:

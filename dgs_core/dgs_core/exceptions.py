@@ -33,6 +33,16 @@ class BackendUnavailable(GraphSearchError):
     """The vector store or embedder cannot be reached right now (REST answers 503)."""
 
 
+class CollectionMissing(BackendUnavailable):
+    """The index was built (the database records it) but its collection, table or directory is gone from the
+    vector store: searches answer 503 rather than an empty index; ``build_search_index --rebuild`` restores it."""
+
+
+class CollectionDamaged(BackendUnavailable):
+    """The index's files are damaged (e.g. a truncated vectors file, a corrupt SQLite database): searches answer
+    503; ``build_search_index --rebuild`` writes a new collection."""
+
+
 class EmbedderMismatchError(GraphSearchError):
     """The store holds vectors of another embedder or dimension; rebuild the index."""
 

@@ -12,12 +12,17 @@ class IndexGeneration(models.Model):
     One row per configured store (``store_key``). ``live == ""`` is the store's default collection,
     used until the first ``build_search_index --rebuild``. Kept in the database so every process
     (web workers, task workers, the command) switches at the same moment.
+
+    ``built`` is set by the first write into the live collection (a build, or an indexed change) and by a rebuild's
+    switch: from then on a live collection missing from the store has vanished (searches answer 503, ``manage.py
+    check`` warns) instead of being a fresh install's index that nothing has filled yet.
     """
 
     store_key = models.CharField(max_length=255, unique=True)
     live = models.CharField(max_length=64, blank=True, default="")
     pending = models.CharField(max_length=64, blank=True, default="")
     live_embedder = models.JSONField(default=dict, blank=True)
+    built = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,13 @@ the live one; writes made meanwhile (signals, ``index()``) go to both, so nothin
 build completes, the :class:`~dgs_core.models.IndexGeneration` row switches ``live`` in one
 transaction and the old collection is dropped. An interrupted rebuild is continued with ``--resume``:
 documents already in the new collection are skipped by their content hash, not embedded again.
+
+The same row records that the live collection was *built* (first written, or switched to by a rebuild). A
+persistent store's live collection that was built but is gone from the engine (a deleted directory, a dropped
+table or collection) has vanished: reads raise :class:`~dgs_core.exceptions.CollectionMissing` (REST 503)
+instead of answering as an empty index, ``manage.py check`` warns (``dgs.W007``), and writes are refused until
+``build_search_index --rebuild`` fills a new collection. Before the first write, a missing collection is a
+fresh install's, and searches answer empty.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ class GenerationRouter(VectorStore):
         self.cfg = cfg
         self.key = store_key(cfg)
         self._collections: dict[str, VectorStore] = {}
-        self._state: Optional[tuple[float, str, str, dict[str, Any]]] = None
+        self._state: Optional[tuple[float, str, str, dict[str, Any], bool]] = None
         self._writer: Optional[str] = None  # id of the embedder this process writes with
         self._lock = threading.RLock()
 
@@ -58,20 +65,24 @@ class GenerationRouter(VectorStore):
         """The embedding profile that filled the live collection (recorded when a rebuild switched to it)."""
         return self._read()[3]
 
-    def _read(self, fresh: bool = False) -> tuple[float, str, str, dict[str, Any]]:
+    def built(self) -> bool:
+        """Whether the database records that the live collection was built (see the module's docstring)."""
+        return self._read()[4]
+
+    def _read(self, fresh: bool = False) -> tuple[float, str, str, dict[str, Any], bool]:
         from dgs_core.models import IndexGeneration
 
         with self._lock:
             if fresh or self._state is None or time.monotonic() - self._state[0] > STATE_TTL_SECONDS:
                 try:
                     row = IndexGeneration.objects.filter(store_key=self.key).values_list(
-                        "live", "pending", "live_embedder").first()
+                        "live", "pending", "live_embedder", "built").first()
                 except DatabaseError:
                     # Before `migrate` there is no pointer table: only the default collection exists.
                     log.debug("dgs_core's tables are missing (before `migrate`): using the default collection.")
                     row = None
-                live, pending, embedder = row or ("", "", {})
-                self._state = (time.monotonic(), live, pending, embedder or {})
+                live, pending, embedder, built = row or ("", "", {}, False)
+                self._state = (time.monotonic(), live, pending, embedder or {}, built)
             return self._state
 
     def collection(self, name: str) -> VectorStore:
@@ -86,11 +97,35 @@ class GenerationRouter(VectorStore):
 
     @property
     def live(self) -> VectorStore:
-        return self.collection(self.state()[0])
+        """The live collection's store, told whether it must exist (built, on a persistent store)."""
+        _, live, _, _, built = self._read()
+        store = self.collection(live)
+        store.must_exist = built and "persistence" in store.capabilities
+        return store
+
+    def health(self) -> None:
+        """Raise :class:`~dgs_core.exceptions.CollectionMissing` when the live collection was built but is gone, or
+        :class:`~dgs_core.exceptions.CollectionDamaged` when the store finds its data damaged; creates nothing.
+        A fresh install's collection, never written, is healthy. ``manage.py check`` and the admin's index status
+        page call it; engine errors (an unreachable server) propagate as they are."""
+        store = self.live
+        if not store.exists():
+            if store.must_exist:
+                raise store.vanished()
+            return
+        store.verify()
 
     def _targets(self) -> list[VectorStore]:
-        live, pending = self.state()
-        return [self.collection(live)] + ([self.collection(pending)] if pending else [])
+        """The live collection and a pending rebuild's. A live collection that vanished takes no writes (which
+        would create it again, nearly empty, and serve that): left out while a rebuild replaces it, refused
+        otherwise."""
+        store, pending = self.live, self.state()[1]
+        targets = [self.collection(pending)] if pending else []
+        if not store.must_exist or store.exists():
+            return [store, *targets]
+        if not targets:
+            raise store.vanished()
+        return targets
 
     def _write_targets(self) -> list[VectorStore]:
         """Collections this process may write to: those filled (or to be filled) by its own embedder.
@@ -111,7 +146,22 @@ class GenerationRouter(VectorStore):
         for store in self._targets():
             if store.embedder_info() is None:
                 store.record_embedder(embedder_id, dimension)
-        return bool(self._write_targets())
+        targets = self._write_targets()
+        if not self.built() and self.live in targets:
+            self._record_built()
+        return bool(targets)
+
+    def _record_built(self) -> None:
+        """Record that the live collection has been written to (see :meth:`built`)."""
+        from dgs_core.models import IndexGeneration
+
+        try:
+            with transaction.atomic():
+                IndexGeneration.objects.update_or_create(store_key=self.key, defaults={"built": True})
+        except DatabaseError:
+            log.debug("dgs_core's tables are missing (before `migrate`): the build is not recorded.")
+            return
+        self.state(fresh=True)
 
     # -- rebuild operations (used by build_search_index) ------------------------------------------
 
@@ -146,12 +196,14 @@ class GenerationRouter(VectorStore):
         with transaction.atomic():
             row = IndexGeneration.objects.select_for_update().get(store_key=self.key)
             old, row.live, row.pending = row.live, row.pending, ""
-            row.live_embedder = embedder_config
+            row.live_embedder, row.built = embedder_config, True
             row.save()
         self.state(fresh=True)
         self.collection(row.live).publish()
         time.sleep(STATE_TTL_SECONDS)  # searches in other processes may still read the old collection
-        self.collection(old).drop()
+        dropped = self.collection(old)
+        dropped.must_exist = False  # dropping it on purpose: gone already (it vanished) is fine
+        dropped.drop()
         with self._lock:
             self._collections.pop(old, None)
         return row.live

@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from dgs_core.base import StoredDocument, VectorStore, cosine_to_score, document_id
+from dgs_core.exceptions import CollectionMissing
 from dgs_core.filters import Condition, matches
 from dgs_core.ids import DocumentRef
 from dgs_core.testing.base import require
@@ -605,6 +606,64 @@ class VectorStoreContract(KeywordSearchContract):
             again.close()
         assert store.count() == 3
         assert store.embedder_info() == {"embedder": "test-embedder:model-a", "dimension": self.dimension}
+
+    # -- a collection that vanished ------------------------------------------------------------------
+
+    def test_exists_is_false_until_the_first_write_and_asking_creates_nothing(self, store: VectorStore,
+                                                                              make_collection) -> None:
+        """``exists()`` tells a collection nothing was written to (a fresh install) from one that holds data,
+        without creating it: ``manage.py check`` asks it.
+
+        Troubleshooting: look the collection, table or directory up (never get-or-create it); answer False when
+        the engine does not have it.
+        """
+        require(store.capabilities, "persistence", "a collection's existence outlives the process")
+        fresh = make_collection("fresh")
+        try:
+            assert fresh.exists() is False
+            assert fresh.exists() is False, "exists() created the collection it was asked about"
+            fresh.upsert([make_doc(PRODUCT, 1, random_vectors(1, self.dimension, seed=50)[0])])
+            assert fresh.exists() is True
+            fresh.verify()  # a healthy collection passes
+        finally:
+            fresh.drop()
+            fresh.close()
+
+    def test_vanished_collection_raises_instead_of_answering_empty(self, store: VectorStore, make_collection) -> None:
+        """With ``must_exist`` (set by core once the database records a build), a collection deleted behind the
+        store (another process, a person) makes every read raise :class:`CollectionMissing` (REST 503) instead of
+        answering as an empty index; without it, a missing collection answers empty (a fresh install).
+
+        Troubleshooting: where a read finds the collection missing (a "not found" error, an undefined table,
+        absent files) raise ``self.vanished()`` when ``self.must_exist``; drop cached handles that would go on
+        answering from a deleted collection.
+        """
+        require(store.capabilities, "persistence", "a collection can vanish behind an open store")
+        vectors = random_vectors(4, self.dimension, seed=51)
+        writer, reader = make_collection("vanishing"), make_collection("vanishing")
+        try:
+            writer.upsert([make_doc(PRODUCT, i, vectors[i]) for i in range(4)])
+            writer.record_embedder("test-embedder:model-a", self.dimension)
+            reader.must_exist = True
+            assert reader.count() == 4 and reader.search(vectors[1], 1)[0].id == document_id(PRODUCT, 1)
+            assert reader.exists() and reader.embedder_info() is not None
+            writer.drop()  # as if deleted outside dgs, while the reader's handles are open
+            assert reader.exists() is False
+            reads: list[Callable[[], Any]] = [
+                lambda: reader.search(vectors[1], 3), lambda: reader.count(), lambda: list(reader.iter_ids()),
+                lambda: reader.content_hashes([document_id(PRODUCT, 1)]), reader.embedder_info,
+                lambda: reader.get_vectors([document_id(PRODUCT, 1)]),
+            ]
+            if "keyword" in reader.capabilities:
+                reads.append(lambda: reader.keyword_search(f"{PRODUCT} number", 3))
+            for read in reads:
+                with pytest.raises(CollectionMissing):
+                    read()
+            reader.must_exist = False
+            assert reader.count() == 0 and reader.search(vectors[1], 3) == []
+        finally:
+            writer.close()
+            reader.close()
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from dgs_chroma.metadata import (
     where_clause,
 )
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
-from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError
+from dgs_core.exceptions import BackendUnavailable, CollectionMissing, ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition, matches
 from dgs_core.options import option
 
@@ -194,6 +194,24 @@ class ChromaVectorStore(VectorStore):
                              self.name, self._space, self.metric, self._space)
             return self._collection
 
+    def exists(self) -> bool:
+        import httpx
+        from chromadb.errors import NotFoundError
+
+        try:
+            self._connect().get_collection(self.name, embedding_function=None)
+        except NotFoundError:
+            return False
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        return True
+
+    def vanished(self) -> CollectionMissing:
+        return CollectionMissing(
+            f"The Chroma collection {self.name!r} at {self.location} was built but is gone (deleted outside dgs). "
+            "Rebuild the index with `python manage.py build_search_index --rebuild`."
+        )
+
     def _check_format(self, collection) -> None:
         if FORMAT_KEY not in (collection.metadata or {}) and collection.count():
             raise ConfigurationError(
@@ -223,6 +241,8 @@ class ChromaVectorStore(VectorStore):
 
         try:
             collection = self._open(create)
+            if collection is None and self.must_exist:
+                raise self.vanished()
             return empty if collection is None else operation(collection)
         except httpx.TransportError as exc:  # only the HTTP client raises these
             raise self._unreachable(exc) from exc
@@ -422,6 +442,8 @@ class ChromaVectorStore(VectorStore):
                 "VECTOR_STORE['OPTIONS']['KEYWORD_PATH'] to a directory that every process of the site shares "
                 "(see the dgs-chroma README), or search with mode='vector'."
             )
+        if self.must_exist and not self.exists():  # the keyword index outlives a collection deleted behind dgs
+            raise self.vanished()
         hits = self.keywords.search(query, k, models=models, filters=filters)
         if hits is None:  # nothing was ever written to this keyword index
             if not self._warned_unindexed and self.count():

@@ -37,7 +37,7 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core.base import StoredDocument
-from dgs_core.exceptions import EmbedderMismatchError
+from dgs_core.exceptions import CollectionDamaged, EmbedderMismatchError
 from dgs_core.lexical import TOKENIZER
 from dgs_faiss.filtering import decode
 
@@ -132,6 +132,19 @@ class Snapshot:
         self.conn = conn
         self.state = self._read_state()
         self.file = open(storage.vectors_path(self.state.epoch), "rb") if self.state.slots else None
+        if self.file is not None:
+            self._require_rows(os.fstat(self.file.fileno()).st_size)
+
+    def _require_rows(self, size: int) -> None:
+        """Refuse a vectors file shorter than the rows the committed state references: a write appends and
+        fsyncs its rows before it commits, so only damage (truncation, a restored partial copy) makes it shorter."""
+        needed = self.state.slots * self.state.dimension * 4
+        if size < needed:
+            raise CollectionDamaged(
+                f"The faiss store's vectors file {self.file.name} holds {size} bytes, fewer than the "
+                f"{self.state.slots} rows ({needed} bytes) its database references: it was truncated or damaged. "
+                "Rebuild the index with `python manage.py build_search_index --rebuild`."
+            )
 
     def _read_state(self) -> State:
         return State(*self.conn.execute("SELECT generation, epoch, slots, dead, dimension FROM state").fetchone())
@@ -148,7 +161,7 @@ class Snapshot:
         self.file.seek(start * dimension * 4)
         data = self.file.read((stop - start) * dimension * 4)
         if len(data) != (stop - start) * dimension * 4:
-            raise OSError(f"{self.file.name} is shorter than the {self.state.slots} rows its metadata references.")
+            self._require_rows(os.fstat(self.file.fileno()).st_size)
         return np.frombuffer(data, dtype="<f4").reshape(stop - start, dimension).astype(np.float32)
 
     def live_slots(self, since: int = 0) -> list[tuple[int, str]]:
@@ -396,6 +409,9 @@ class Storage:
         self._pid: Optional[int] = None
         self._temporary: Optional[weakref.finalize] = None
         self._root: Optional[str] = directory
+        #: Counts the connections opened: a store's slot state read over an earlier one (files since deleted and
+        #: created again) is read again whole.
+        self.connections = 0
 
     def mismatch_message(self, stored: int, given: int) -> str:
         where = f"at {self.directory}" if self.directory else "(in memory)"
@@ -405,13 +421,41 @@ class Storage:
             f"(it fills a new collection with the new embedder, then drops this one)."
         )
 
+    def exists(self) -> bool:
+        """Whether the collection's database file exists (a durable store's files were written); creates nothing."""
+        return self.directory is None or os.path.exists(os.path.join(self._root, DATABASE))
+
+    @contextlib.contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """SQLite's "file is not a database" or "malformed", and a vectors file its database references but that is
+        gone, raised as :class:`CollectionDamaged`; a busy or locked database is no damage and is raised as it is."""
+        try:
+            yield
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise CollectionDamaged(
+                f"The faiss store's database {os.path.join(self._root, DATABASE)} is damaged ({exc}). Rebuild the "
+                "index with `python manage.py build_search_index --rebuild`."
+            ) from exc
+        except FileNotFoundError as exc:
+            raise CollectionDamaged(
+                f"The faiss store at {self._root} lacks {exc.filename}, which its database references. Rebuild the "
+                "index with `python manage.py build_search_index --rebuild`."
+            ) from exc
+
     def vectors_path(self, epoch: int) -> str:
         return os.path.join(self._root, f"vectors-{epoch}.f32")
 
     def _connect(self) -> sqlite3.Connection:
         # A connection or lock inherited through fork() belongs to the parent: the child opens its own.
         if self._conn is not None and self._pid == os.getpid():
-            return self._conn
+            if self.exists():
+                return self._conn
+            # The files were deleted under the open connection, which would go on reading the unlinked ones.
+            self._conn.close()
+            os.close(self._lock_fd)
+            self._conn = self._lock_fd = self._pid = None
         if self.directory is None and self._temporary is None:
             self._root = tempfile.mkdtemp(prefix="dgs-faiss-")
             self._temporary = weakref.finalize(self, shutil.rmtree, self._root, True)
@@ -429,16 +473,22 @@ class Storage:
             conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'OFF'}")
             conn.executescript(SCHEMA)
             add_keyword_index(conn)
+        except BaseException:  # e.g. a damaged database: the next call opens both again
+            conn.close()
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+            raise
         finally:
-            if fcntl is not None:
+            if fcntl is not None and self._lock_fd is not None:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         self._conn, self._pid = conn, os.getpid()
+        self.connections += 1
         return conn
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Snapshot]:
         """A consistent snapshot of the committed state, held for the duration of the block."""
-        with self.lock:
+        with self.lock, self._damage_reported():
             conn = self._connect()
             snapshot = self._begin(conn, "BEGIN", Snapshot)
             try:
@@ -450,7 +500,7 @@ class Storage:
     @contextlib.contextmanager
     def writing(self) -> Iterator[Transaction]:
         """The only way to change the store: one writer at a time across threads and processes."""
-        with self.lock:
+        with self.lock, self._damage_reported():
             conn = self._connect()
             if fcntl is not None:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)

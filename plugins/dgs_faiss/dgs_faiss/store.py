@@ -23,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
-from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.exceptions import BackendUnavailable, CollectionMissing, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import match_expression, relevance_to_score
 from dgs_core.options import option
@@ -90,6 +90,7 @@ class FaissVectorStore(VectorStore):
         self._columns: dict[str, FieldColumn] = {}  # metadata fields filtered on so far, one value per slot
         self._generation = -1  # the committed generation the slot state reflects
         self._epoch = -1
+        self._connection = 0  # the storage connection the slot state was read over
         self._index = None  # faiss.IndexFlatIP, row n = slot n, of the first slots; None until a vector search
 
     # ---------------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class FaissVectorStore(VectorStore):
     def search(self, vector: np.ndarray, k: int, *, models: Optional[Sequence[str]] = None,
                filters: Optional[Sequence[Condition]] = None) -> list[VectorHit]:
         query = normalize_rows(vector)
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             self._sync(snapshot)
             if not len(self._slot_models) or k <= 0:
                 return []
@@ -159,7 +160,7 @@ class FaissVectorStore(VectorStore):
         expression = match_expression(query)
         if expression is None or k <= 0:
             return []
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             self._sync(snapshot)
             selected = self._selection(snapshot, models, filters or ())
             ranked = snapshot.keyword_ranking(expression, k, selected) if selected.any() else []
@@ -169,6 +170,28 @@ class FaissVectorStore(VectorStore):
             doc_id, model, pk, text, metadata = documents[slot]
             hits.append(VectorHit(doc_id, model, pk, relevance_to_score(relevance), text, metadata))
         return hits
+
+    def exists(self) -> bool:
+        return self._storage.exists()
+
+    def verify(self) -> None:
+        """Open a snapshot: it refuses a damaged database and a vectors file shorter than its rows."""
+        if self.exists():
+            with self._reading():
+                pass
+
+    def vanished(self) -> CollectionMissing:
+        return CollectionMissing(
+            f"The faiss index at {self._storage.directory} was built but its files are gone (deleted outside dgs). "
+            "Rebuild the index with `python manage.py build_search_index --rebuild`."
+        )
+
+    def _reading(self) -> contextlib.AbstractContextManager[Snapshot]:
+        """A snapshot of the collection; a collection that must exist and whose files are gone is not created
+        again, empty, but reported (:meth:`vanished`)."""
+        if self.must_exist and not self._storage.exists():
+            raise self.vanished()
+        return self._storage.reading()
 
     def _selection(
         self, snapshot: Snapshot, models: Optional[Sequence[str]], filters: Sequence[Condition]
@@ -206,17 +229,17 @@ class FaissVectorStore(VectorStore):
     def _sync(self, snapshot: Snapshot) -> None:
         """Bring the slot state up to the snapshot: everything after a compaction or a reset, else what changed.
 
-        A new epoch renumbers the slots, so the vector index is dropped with the rest and read again by the
-        next vector search.
+        A new epoch, or a database opened again (its files were deleted and created anew), renumbers the slots,
+        so the vector index is dropped with the rest and read again by the next vector search.
         """
-        state = snapshot.state
-        if state.generation == self._generation:
+        state, connection = snapshot.state, self._storage.connections
+        if state.generation == self._generation and connection == self._connection:
             return
-        if state.epoch != self._epoch:
+        if state.epoch != self._epoch or connection != self._connection:
             self._load_all(snapshot)
         else:
             self._load_changes(snapshot)
-        self._generation, self._epoch = state.generation, state.epoch
+        self._generation, self._epoch, self._connection = state.generation, state.epoch, connection
 
     def _load_all(self, snapshot: Snapshot) -> None:
         slot_models = np.full(snapshot.state.slots, -1, dtype=np.int32)
@@ -247,25 +270,25 @@ class FaissVectorStore(VectorStore):
             slot_models[slot] = self._model_codes.setdefault(model, len(self._model_codes))
 
     def count(self, models: Optional[Sequence[str]] = None) -> int:
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             return snapshot.count([m.lower() for m in models] if models else None)
 
     def iter_ids(self, models: Optional[Sequence[str]] = None) -> Iterator[str]:
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             return iter(snapshot.ids([m.lower() for m in models] if models else None))
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             return snapshot.content_hashes(ids)
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Unit-length copies of the stored vectors, read from the vectors file (no FAISS needed)."""
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             return {doc_id: snapshot.vectors(slot, slot + 1)[0] for doc_id, slot in snapshot.slots_of(ids).items()}
 
     def embedder_info(self) -> Optional[dict[str, Any]]:
         """``{"embedder": id, "dimension": n}`` saved by :meth:`record_embedder`, or ``None`` if never recorded."""
-        with self._storage.reading() as snapshot:
+        with self._reading() as snapshot:
             recorded = snapshot.embedder()
         return None if recorded is None else {"embedder": recorded[0], "dimension": recorded[1]}
 

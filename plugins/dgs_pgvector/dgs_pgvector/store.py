@@ -24,7 +24,7 @@ import numpy as np
 from django.db import ProgrammingError, connections, transaction
 
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, normalize_rows, upsert_batch
-from dgs_core.exceptions import EmbedderMismatchError
+from dgs_core.exceptions import CollectionMissing, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import MAX_QUERY_TERMS, query_terms, relevance_to_score
 from dgs_core.options import option
@@ -240,7 +240,20 @@ class PgvectorStore(VectorStore):
             if sqlstate(exc) != UNDEFINED_TABLE:
                 raise
             self._search_setup = None
+            if self.must_exist:
+                raise self.vanished() from exc
             return if_missing
+
+    def exists(self) -> bool:
+        with self._cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [self._table_sql])
+            return cursor.fetchone()[0] is not None
+
+    def vanished(self) -> CollectionMissing:
+        return CollectionMissing(
+            f"The pgvector table {self.table!r} (database {self.database!r}) was built but is gone (dropped outside "
+            "dgs). Rebuild the index with `python manage.py build_search_index --rebuild`."
+        )
 
     def _require_table(self, cursor: Any, dimension: int) -> None:
         """Create the collection's table on first use (or bring one created by an earlier dgs-pgvector to the
@@ -356,6 +369,8 @@ class PgvectorStore(VectorStore):
 
         def work(cursor: Any) -> list[tuple]:
             setup = self._setup(cursor)
+            if setup is None and self.must_exist:
+                raise self.vanished()
             if setup is None:
                 return []  # nothing written to this collection yet
             dimension, version = setup
@@ -495,8 +510,11 @@ class PgvectorStore(VectorStore):
     # ---------------------------------------------------------------------------------------------
 
     def embedder_info(self) -> Optional[dict[str, Any]]:
-        sql = f"SELECT embedder, dimension FROM {self._meta_table_sql} WHERE collection = %s"
-        rows = self._fetch(sql, [self.collection])
+        sql = (f"SELECT embedder, dimension, to_regclass(%s) IS NOT NULL FROM {self._meta_table_sql} "
+               "WHERE collection = %s")
+        rows = self._fetch(sql, [self._table_sql, self.collection])
+        if self.must_exist and not (rows and rows[0][2]):  # the record may outlive a table dropped behind dgs
+            raise self.vanished()
         return {"embedder": rows[0][0], "dimension": rows[0][1]} if rows else None
 
     def record_embedder(self, embedder_id: str, dimension: int) -> None:

@@ -114,6 +114,10 @@ class EdgeClient:
         """The open shard of collection ``name`` (through its alias), ``None`` when it does not exist."""
         name = self._resolve(name)
         shard = self._shards.get(name)
+        if shard is not None and not (self.root / name / SHARD_MARKER).exists():
+            # Deleted behind the open shard, which would go on answering from what it holds in memory.
+            self._shards.pop(name).close()
+            shard = None
         if shard is None:
             self._check_layout(name)
             if not (self.root / name / SHARD_MARKER).exists():

@@ -23,7 +23,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from dgs_core.base import StoredDocument, VectorHit, VectorStore, cosine_to_score, upsert_batch
-from dgs_core.exceptions import BackendUnavailable, EmbedderMismatchError
+from dgs_core.exceptions import BackendUnavailable, CollectionMissing, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.lexical import relevance_to_score
 from dgs_qdrant import clients
@@ -125,7 +125,19 @@ class QdrantVectorStore(VectorStore):
                     raise
         with self._lock:
             self._state = None
+        if self.must_exist:
+            raise self.vanished()
         return missing
+
+    def exists(self) -> bool:
+        with self._client() as client:
+            return client.collection_exists(self.name)
+
+    def vanished(self) -> CollectionMissing:
+        return CollectionMissing(
+            f"The Qdrant collection {self.name!r} of {self.location.describe()} was built but is gone (deleted outside "
+            "dgs). Rebuild the index with `python manage.py build_search_index --rebuild`."
+        )
 
     def _collection(self, fresh: bool = False) -> Optional[CollectionState]:
         """The collection's state, read once per instance (again when ``fresh``); ``None`` while it does not exist.
@@ -136,6 +148,8 @@ class QdrantVectorStore(VectorStore):
         with self._lock:
             if fresh or self._state is None or self._state.record is None:
                 info = self._read(lambda client: clients.describe(client, self.name), None)
+                if info is None and self.must_exist:
+                    raise self.vanished()
                 if info is not None:
                     record = None
                     if info.metadata.get(EMBEDDER_KEY) is not None:
