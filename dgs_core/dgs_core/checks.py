@@ -6,7 +6,9 @@ class · E008 plugin name conflict · E009 backend options rejected · E010 call
 E011 REST API access entry unusable · E012 REST API app missing from INSTALLED_APPS ·
 W001 unknown key · W002 deprecated backend path · W003 nothing to index · W004 store filled by
 another embedder · W005 default search mode needs keyword search the store lacks · W006 the section of a
-plugin that is not installed (E006 when it is enabled) · W007 conversations on without sessions.
+plugin that is not installed (E006 when it is enabled) · W007 conversations on without sessions · W008 the built
+index vanished from the store or is damaged (a warning, so that ``build_search_index --rebuild`` and ``migrate`` still
+run).
 
 Plugins add their own through the ``dgs_system_checks`` hook, with the same ids.
 """
@@ -192,13 +194,21 @@ def _transport_option_problems(config) -> list[Problem]:
 
 
 def _store_problems(config) -> list[Problem]:
-    """Warn when the store was filled by another embedder than the configured one (no model is loaded)."""
+    """Warn when the built index vanished from the store or is damaged, and when the store was filled by another
+    embedder than the configured one (no model is loaded, and nothing is created)."""
     from dgs_core import engine
+    from dgs_core.exceptions import CollectionDamaged, CollectionMissing
 
     try:
         store = engine.get_vector_store()
+        store.health()
+        if not store.live.exists():  # a fresh install: nothing to compare, and asking must not create it
+            return []
         embedder = engine.get_embedder()
         info = store.embedder_info()
+    except (CollectionMissing, CollectionDamaged) as exc:
+        return [Problem("dgs.W007", f"The search index is unusable, searches answer 503: {exc}",
+                        "Run `manage.py build_search_index --rebuild` (it writes a new collection and switches to it).")]
     except Exception:  # an unreachable store is a runtime condition (503), not a settings mistake
         return []
     problems = []

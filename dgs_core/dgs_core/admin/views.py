@@ -24,7 +24,13 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.exceptions import GraphSearchError, InvalidParameterError, UnknownModelError
+from dgs_core.exceptions import (
+    CollectionDamaged,
+    CollectionMissing,
+    GraphSearchError,
+    InvalidParameterError,
+    UnknownModelError,
+)
 from dgs_core.failures import REQUEST_ID_HEADER, Failure, report_failure
 from dgs_core.searching.query import SearchQuery
 from dgs_core.searching.searcher import Searcher
@@ -180,9 +186,17 @@ def index_status_view(request: HttpRequest, site: AdminSite) -> TemplateResponse
     reports, error, status, request_id = [], None, 200, None
     try:
         store = engine.get_vector_store()
+        store.health()  # a built index that vanished or is damaged must not read as empty
         changes = outbox.counts_by_model()  # automatic indexing's queue, as search_index_status shows it
         reports = [(m, {**coverage(m, store), **changes.get(m.model_label, {"pending": 0, "failed": 0})})
                    for m in models]
+    except (CollectionMissing, CollectionDamaged) as exc:  # fixed text: what to do, not the cause (in the log)
+        failure = report_failure(exc, log, "Admin index status")
+        lost = gettext("The search index has vanished from the vector store or is damaged, so searches fail. "
+                       "Rebuild it with manage.py build_search_index --rebuild.")
+        error = gettext("%(message)s Request id: %(request_id)s") % {"message": lost,
+                                                                      "request_id": failure.request_id}
+        status, request_id = failure.status, failure.request_id
     except Exception as exc:  # an unreachable store is reported on the page, not as a server error
         failure = report_failure(exc, log, "Admin index status")
         error, status, request_id = _failure_text(failure), failure.status, failure.request_id

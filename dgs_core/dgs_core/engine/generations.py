@@ -146,13 +146,10 @@ class GenerationRouter(VectorStore):
         for store in self._targets():
             if store.embedder_info() is None:
                 store.record_embedder(embedder_id, dimension)
-        targets = self._write_targets()
-        if not self.built() and self.live in targets:
-            self._record_built()
-        return bool(targets)
+        return bool(self._write_targets())
 
     def _record_built(self) -> None:
-        """Record that the live collection has been written to (see :meth:`built`)."""
+        """Record that documents were written to the live collection (see :meth:`built`)."""
         from dgs_core.models import IndexGeneration
 
         try:
@@ -215,8 +212,11 @@ class GenerationRouter(VectorStore):
         return self.live.capabilities
 
     def upsert(self, documents: Sequence[StoredDocument]) -> None:
-        for store in self._write_targets():
+        targets = self._write_targets()
+        for store in targets:
             store.upsert(documents)
+        if documents and not self.built() and self.live in targets:  # documents are in it now: it exists
+            self._record_built()
 
     def delete(self, ids: Sequence[str]) -> None:
         for store in self._targets():

@@ -569,7 +569,9 @@ class Storage:
                 return
             if not os.path.isdir(self._root):
                 return
-            self._connect().close()
+            self.close()
+            # The lock file only, not the database: a damaged one must be droppable too (a rebuild replaces it).
+            self._lock_fd = os.open(os.path.join(self._root, "lock"), os.O_RDWR | os.O_CREAT, 0o644)
             if fcntl is not None:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:

@@ -264,8 +264,13 @@ class QdrantVectorStore(VectorStore):
         """Delete the whole Qdrant collection: points, payload indexes, embedder record and the aliases that
         point at it. Dropping the unversioned collection after the first rebuild frees its name for the alias
         that :meth:`publish` could not create yet, which is created here."""
+        def delete(client: QdrantClient) -> None:
+            # Once gone (deleted behind dgs), the name may be the alias a rebuild just pointed at its successor.
+            if self.name in {collection.name for collection in client.get_collections().collections}:
+                client.delete_collection(self.name)
+
         with self._lock:
-            self._read(lambda client: client.delete_collection(self.name), None)
+            self._read(delete, None)
             self._state = None
             with self._client():
                 target = self._shared.aliases_awaiting_drop.pop(self.name, None)

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         models = selected_models(options["model"])
         try:
             store = engine.get_vector_store()
+            store.health()  # a built index that vanished or is damaged is an error, not an empty index
             table = []
             changes = outbox.counts_by_model()
             for model_config in models:
