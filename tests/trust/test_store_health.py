@@ -14,9 +14,11 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from dgs_core import engine
+from chinook.models import Genre
+from dgs_core import engine, index
 from dgs_core.checks import check_graph_search
 from dgs_core.engine import generations
+from dgs_core.exceptions import CollectionMissing
 
 pytestmark = pytest.mark.django_db
 
@@ -141,11 +143,6 @@ def test_check_on_a_fresh_install_creates_no_index(tmp_path, make_store):
 
 
 def test_a_change_saved_after_the_index_vanished_is_refused_not_written_into_a_new_empty_index(client, tmp_path):
-    from chinook.models import Genre
-
-    from dgs_core import index
-    from dgs_core.exceptions import CollectionMissing
-
     path = tmp_path / "store"
     with site_with(faiss_store(path)):
         build()
