@@ -207,7 +207,7 @@ def _store_problems(config) -> list[Problem]:
         embedder = engine.get_embedder()
         info = store.embedder_info()
     except (CollectionMissing, CollectionDamaged) as exc:
-        return [Problem("dgs.W007", f"The search index is unusable, searches answer 503: {exc}",
+        return [Problem("dgs.W008", f"The search index is unusable, searches answer 503: {exc}",
                         "Run `manage.py build_search_index --rebuild`: it writes a new collection and switches to it.")]
     except Exception:  # an unreachable store is a runtime condition (503), not a settings mistake
         return []

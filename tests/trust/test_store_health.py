@@ -1,5 +1,5 @@
 """Issue 18 point 5: a built index whose collection vanished or whose files are damaged answers 503, shows up in
-`manage.py check` (dgs.W007) and on the admin's index status page, and is never served as an empty index; a fresh
+`manage.py check` (dgs.W008) and on the admin's index status page, and is never served as an empty index; a fresh
 install (never built) still answers empty, and `check` creates nothing. On FAISS, Chroma (embedded) and Qdrant Edge,
 through the demo site's REST API and admin; pgvector's run is in plugins/dgs_pgvector/tests/test_store_health.py."""
 
@@ -113,7 +113,7 @@ def test_a_vanished_or_damaged_index_answers_503_and_is_reported_until_rebuilt(c
     path = tmp_path / "store"
     with site_with(make_store(path)):
         # A fresh install: nothing built yet answers empty, and neither check nor the status page is an alarm.
-        assert "dgs.W007" not in problems()
+        assert "dgs.W008" not in problems()
         assert search(client).status_code == 200 and search(client).json()["results"] == []
         assert status_page(admin_client).status_code == 200
 
@@ -124,13 +124,13 @@ def test_a_vanished_or_damaged_index_answers_503_and_is_reported_until_rebuilt(c
         harm(path)
         # Every request, not only the first: the store never re-creates the index empty and serves that.
         assert [search(client).status_code for _ in range(3)] == [503, 503, 503]
-        assert "dgs.W007" in problems()
+        assert "dgs.W008" in problems()
         page = status_page(admin_client)
         assert page.status_code == 503 and "build_search_index --rebuild" in page.content.decode()
 
         build("--rebuild")
         assert "Rock" in texts(search(client))
-        assert "dgs.W007" not in problems()
+        assert "dgs.W008" not in problems()
         assert status_page(admin_client).status_code == 200
 
 
@@ -138,7 +138,7 @@ def test_a_vanished_or_damaged_index_answers_503_and_is_reported_until_rebuilt(c
 def test_check_on_a_fresh_install_creates_no_index(tmp_path, make_store):
     path = tmp_path / "store"
     with site_with(make_store(path)):
-        assert "dgs.W007" not in problems()
+        assert "dgs.W008" not in problems()
         assert not engine.get_vector_store().live.exists()
 
 

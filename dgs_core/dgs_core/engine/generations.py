@@ -9,7 +9,7 @@ documents already in the new collection are skipped by their content hash, not e
 The same row records that the live collection was *built* (first written, or switched to by a rebuild). A
 persistent store's live collection that was built but is gone from the engine (a deleted directory, a dropped
 table or collection) has vanished: reads raise :class:`~dgs_core.exceptions.CollectionMissing` (REST 503)
-instead of answering as an empty index, ``manage.py check`` warns (``dgs.W007``), and writes are refused until
+instead of answering as an empty index, ``manage.py check`` warns (``dgs.W008``), and writes are refused until
 ``build_search_index --rebuild`` fills a new collection. Before the first write, a missing collection is a
 fresh install's, and searches answer empty.
 """

@@ -1,5 +1,5 @@
 """Issue 18 point 5 on pgvector: a built index whose table was dropped behind dgs raises BackendUnavailable (REST
-503) on every search, is reported by `manage.py check` (dgs.W007) and `search_index_status`, and is never served
+503) on every search, is reported by `manage.py check` (dgs.W008) and `search_index_status`, and is never served
 as an empty index, until `build_search_index --rebuild`; a fresh install answers empty and `check` creates no table."""
 
 from io import StringIO
@@ -51,7 +51,7 @@ def test_a_dropped_table_answers_503_and_is_reported_until_rebuilt():
     Track.objects.create(name="Night Prowler", album=album, genre=rock, milliseconds=376000)
 
     # A fresh install: check creates nothing and warns of nothing; a search answers empty.
-    assert "dgs.W007" not in problems()
+    assert "dgs.W008" not in problems()
     assert not table_exists("pgv_test_site")
     assert list(dgs_core.search("highway")) == []
 
@@ -65,11 +65,11 @@ def test_a_dropped_table_answers_503_and_is_reported_until_rebuilt():
             dgs_core.search("highway")
         assert isinstance(raised.value, CollectionMissing)
     assert not table_exists("pgv_test_site")
-    assert "dgs.W007" in problems()
+    assert "dgs.W008" in problems()
     with pytest.raises(CommandError, match="build_search_index --rebuild"):
         command("search_index_status")
 
     command("build_search_index", "--no-progress", "--rebuild")
     assert dgs_core.search("highway")[0].object.name == "Highway to Hell"
-    assert "dgs.W007" not in problems()
+    assert "dgs.W008" not in problems()
     assert "Track" in command("search_index_status")
