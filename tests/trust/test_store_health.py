@@ -124,6 +124,8 @@ def test_a_vanished_or_damaged_index_answers_503_and_is_reported_until_rebuilt(c
         harm(path)
         # Every request, not only the first: the store never re-creates the index empty and serves that.
         assert [search(client).status_code for _ in range(3)] == [503, 503, 503]
+        rock = Genre.objects.get(name="Rock").pk
+        assert client.get(f"/api/search/similar/chinook.genre/{rock}/").status_code == 503
         assert "dgs.W008" in problems()
         page = status_page(admin_client)
         assert page.status_code == 503 and "build_search_index --rebuild" in page.content.decode()

@@ -14,6 +14,9 @@ from dgs_core.checks import check_graph_search
 from dgs_core.conf import reset_config
 from dgs_core.engine import generations
 from dgs_core.exceptions import BackendUnavailable, CollectionMissing
+from dgs_core.searching.query import SearchQuery
+from dgs_core.searching.searcher import Searcher
+from dgs_core.streaming import NdjsonFormat, SearchStream
 from tests.music.models import Album, Artist, Genre, Track
 
 
@@ -64,6 +67,9 @@ def test_a_dropped_table_answers_503_and_is_reported_until_rebuilt():
         with pytest.raises(BackendUnavailable) as raised:
             dgs_core.search("highway")
         assert isinstance(raised.value, CollectionMissing)
+    # The stream runs the search in a worker thread (its own connection, reading the committed build record).
+    stream = b"".join(SearchStream.prepare(Searcher(), SearchQuery.build("highway"), stream_format=NdjsonFormat()))
+    assert b'"type": "error"' in stream and b'"status": 503' in stream and b"pgv_test_site" not in stream
     assert not table_exists("pgv_test_site")
     assert "dgs.W008" in problems()
     with pytest.raises(CommandError, match="build_search_index --rebuild"):
