@@ -54,6 +54,10 @@ METRIC_ALIASES = {"euclidean": "l2", "inner_product": "ip"}
 COLLECTION_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]{1,510})[a-zA-Z0-9]")
 
 
+#: The database file of an embedded Chroma, under ``PATH``.
+EMBEDDED_DATABASE = "chroma.sqlite3"
+
+
 def normalized_metric(metric: str) -> str:
     """``METRIC`` as Chroma names it (django_graph_search's names accepted)."""
     return METRIC_ALIASES.get(metric.lower(), metric.lower())
@@ -194,10 +198,17 @@ class ChromaVectorStore(VectorStore):
                              self.name, self._space, self.metric, self._space)
             return self._collection
 
+    def _files_gone(self) -> bool:
+        """Embedded Chroma whose database file was deleted: an open client goes on answering from the unlinked
+        files, so the file itself is looked at (a stat)."""
+        return bool(self.path) and not os.path.exists(os.path.join(self.path, EMBEDDED_DATABASE))
+
     def exists(self) -> bool:
         import httpx
         from chromadb.errors import NotFoundError
 
+        if self._files_gone():
+            return False
         try:
             self._connect().get_collection(self.name, embedding_function=None)
         except NotFoundError:
@@ -240,6 +251,8 @@ class ChromaVectorStore(VectorStore):
         from chromadb.errors import InvalidArgumentError
 
         try:
+            if self.must_exist and self._files_gone():
+                raise self.vanished()
             collection = self._open(create)
             if collection is None and self.must_exist:
                 raise self.vanished()

@@ -1,5 +1,6 @@
 """What the chroma store promises beyond the contract, on embedded Chroma: metrics, naming, batching, errors."""
 
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from dgs_chroma.store import ChromaVectorStore
 from dgs_core.base import cosine_to_score, document_id
 from dgs_core.conf import BackendConfig
 from dgs_core.engine import build_vector_store
-from dgs_core.exceptions import ConfigurationError, EmbedderMismatchError
+from dgs_core.exceptions import CollectionMissing, ConfigurationError, EmbedderMismatchError
 from dgs_core.filters import Condition
 from dgs_core.testing.vector_store import PRODUCT, REVIEW, at_cosines, cosine, make_doc, random_vectors
 
@@ -196,3 +197,18 @@ def test_a_document_another_process_deleted_is_never_a_hit(open_store, path):
 
     hits = store.search(vectors[5], 3)
     assert len(hits) == 3 and document_id(PRODUCT, 5) not in {h.id for h in hits}
+
+
+def test_a_deleted_directory_is_not_served_from_the_open_client(open_store, path):
+    """Embedded Chroma's open client goes on reading the files of a deleted PATH; once dgs recorded a build
+    (``must_exist``), the store looks at the database file and reports the index missing (REST 503) instead."""
+    vectors = random_vectors(3, DIMENSION, seed=7)
+    web = open_store()
+    web.upsert([make_doc(PRODUCT, i, vectors[i], text=f"text {i}") for i in range(3)])
+    web.must_exist = True
+    assert web.count() == 3 and web.exists()
+    shutil.rmtree(path)
+    assert web.exists() is False
+    for read in (lambda: web.search(vectors[0], 3), web.count, lambda: web.keyword_search("text", 3)):
+        with pytest.raises(CollectionMissing):
+            read()
