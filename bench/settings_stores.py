@@ -17,7 +17,8 @@ WORK_DIR = Path(os.environ.get("DGS_BENCH_DIR") or tempfile.mkdtemp(prefix="dgs-
 SECRET_KEY = "dgs-bench-stores"
 DEBUG = False
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "dgs_core", "chinook"]
+# stdlib_api: the standard-library judged set (bench/stdlib_api), loaded only by the runs that use it.
+INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "dgs_core", "chinook", "bench.stdlib_api"]
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": WORK_DIR / "db.sqlite3"},
     # The pgvector store's DATABASE option names this alias.

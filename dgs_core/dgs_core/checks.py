@@ -224,6 +224,8 @@ def _store_problems(config) -> list[Problem]:
             f"profile is {embedder.id!r}; searches will fail until the index is rebuilt.",
             "Run `manage.py build_search_index --rebuild`, or switch GRAPH_SEARCH['EMBEDDINGS'] back.",
         ))
+    elif problem := engine.text_format_problem(store):  # (a rebuild for another embedder fixes both)
+        problems.append(Problem("dgs.W012", problem, "Run `manage.py build_search_index --rebuild`."))
     return problems
 
 

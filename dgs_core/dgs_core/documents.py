@@ -8,6 +8,15 @@ from typing import Any
 
 from dgs_core.ids import DocumentRef
 
+#: Version of how core turns sections into the text it stores and the input it embeds (the built-in
+#: builders of :mod:`dgs_core.indexing.text` and :func:`dgs_core.indexing.text.embedding_input`). Part of every
+#: content hash, so a build re-embeds documents written in another format, and recorded with the index
+#: (:meth:`dgs_core.engine.generations.GenerationRouter.text_format`), so ``manage.py check`` and searches say
+#: when the live index was built in another one and needs ``build_search_index --rebuild``.
+#: 1: sections weighted 2 or more repeated in the text ("Bossa. Bossa. ..."); 2: each section once
+#: (chosen by measurement: docs/search_quality.md, "Text for the embedder").
+TEXT_FORMAT = 2
+
 
 @dataclass
 class Section:

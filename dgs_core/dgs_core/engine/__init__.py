@@ -4,6 +4,7 @@ commands and views, and dropped when ``GRAPH_SEARCH`` changes (or by :func:`rese
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Optional
@@ -12,6 +13,7 @@ from django.dispatch import receiver
 
 from dgs_core.base import Embedder, Transport, VectorStore
 from dgs_core.conf import BackendConfig, GraphSearchConfig, config_reset, get_config, transport_name
+from dgs_core.documents import TEXT_FORMAT
 from dgs_core.engine.backends import (
     SECRET_OPTION,
     build,
@@ -30,6 +32,7 @@ __all__ = ["build", "build_embedder", "build_vector_store", "check_embedder", "e
 
 _lock = threading.RLock()
 _instances: dict[Any, Any] = {}
+log = logging.getLogger("dgs_core.engine")
 #: (store, embedder id, writing, generation state) combinations check_embedder has passed in this process.
 _checked_embedders: set[tuple[int, str, bool, Any]] = set()
 
@@ -110,8 +113,26 @@ def check_embedder(store: VectorStore, embedder: Embedder, *, writing: bool = Fa
             store.record_embedder(embedder.id, embedder.dimension)
         elif info is not None and (info.get("embedder") != embedder.id or info.get("dimension") != embedder.dimension):
             raise _mismatch(info, embedder)
+    if not writing and (problem := text_format_problem(store)):
+        log.warning("%s Run `manage.py build_search_index --rebuild`.", problem)
     with _lock:
         _checked_embedders.add(key)
+
+
+def text_format_problem(store: VectorStore) -> Optional[str]:
+    """Why the live index's documents are not in this version's text format, or ``None`` (also for an empty
+    index, or a store outside core's router)."""
+    if not isinstance(store, GenerationRouter):
+        return None
+    try:
+        recorded = store.text_format()
+    except Exception:  # an unreachable or vanished store is reported on its own (503, its health check)
+        return None
+    if recorded is None or recorded == TEXT_FORMAT:
+        return None
+    return (f"The search index was built with text format {recorded}; this version of dgs builds documents in "
+            f"format {TEXT_FORMAT} (docs/search_quality.md, \"Text for the embedder\"). Searches still work, but "
+            f"the stored texts and vectors are the old ones until the index is rebuilt.")
 
 
 def get_search_embedder(store: VectorStore) -> Embedder:

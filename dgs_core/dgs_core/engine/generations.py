@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from dgs_core.base import StoredDocument, VectorHit, VectorStore
 from dgs_core.conf import BackendConfig
+from dgs_core.documents import TEXT_FORMAT
 
 log = logging.getLogger("dgs_core.engine.generations")
 
@@ -64,6 +65,26 @@ class GenerationRouter(VectorStore):
     def live_embedder_config(self) -> dict[str, Any]:
         """The embedding profile that filled the live collection (recorded when a rebuild switched to it)."""
         return self._read()[3]
+
+    def text_format(self) -> Optional[int]:
+        """The text format (:data:`dgs_core.documents.TEXT_FORMAT`) the live collection was built with; ``None``
+        when it is empty. A collection filled before formats were recorded was built with format 1."""
+        if self.live.embedder_info() is None:
+            return None
+        return int(self.live_embedder_config().get("text_format", 1))
+
+    def _record_text_format(self) -> None:
+        """Note the current text format for the live collection (called when its first write starts)."""
+        from dgs_core.models import IndexGeneration
+
+        try:
+            with transaction.atomic():
+                row, _ = IndexGeneration.objects.select_for_update().get_or_create(store_key=self.key)
+                row.live_embedder = {**(row.live_embedder or {}), "text_format": TEXT_FORMAT}
+                row.save(update_fields=["live_embedder", "updated_at"])
+        except DatabaseError:
+            log.debug("dgs_core's tables are missing (before `migrate`): the text format is not recorded.")
+        self.state(fresh=True)
 
     def built(self) -> bool:
         """Whether the database records that the live collection was built (see the module's docstring)."""
@@ -143,9 +164,12 @@ class GenerationRouter(VectorStore):
     def prepare_writes(self, embedder_id: str, dimension: int) -> bool:
         """Record the writing embedder in empty collections; False if no collection accepts its vectors."""
         self._writer = embedder_id
+        live = self.live
         for store in self._targets():
             if store.embedder_info() is None:
                 store.record_embedder(embedder_id, dimension)
+                if store is live:
+                    self._record_text_format()
         return bool(self._write_targets())
 
     def _record_built(self) -> None:
@@ -193,7 +217,7 @@ class GenerationRouter(VectorStore):
         with transaction.atomic():
             row = IndexGeneration.objects.select_for_update().get(store_key=self.key)
             old, row.live, row.pending = row.live, row.pending, ""
-            row.live_embedder, row.built = embedder_config, True
+            row.live_embedder, row.built = {**embedder_config, "text_format": TEXT_FORMAT}, True
             row.save()
         self.state(fresh=True)
         self.collection(row.live).publish()

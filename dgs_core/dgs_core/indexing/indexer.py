@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from django.db import models
 from dgs_core import engine
 from dgs_core.base import StoredDocument, VectorStore, document_id
 from dgs_core.conf import GraphSearchConfig, ModelConfig, get_config
-from dgs_core.documents import Document
+from dgs_core.documents import TEXT_FORMAT, Document, text_key
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
 from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
 from dgs_core.indexing.chunking import (
@@ -25,6 +26,7 @@ from dgs_core.indexing.chunking import (
     section_spans,
     stored_documents,
 )
+from dgs_core.indexing.text import weight_prefix
 from dgs_core.indexing.traversal import TraversalPlan
 from dgs_core.plugins import get_registry
 
@@ -104,9 +106,10 @@ class Indexer:
         return Chunker.for_embedder(self.embedder, self.config.chunking)
 
     def document_hash(self, document: Document) -> str:
-        """The version of ``document``'s vectors: its text, the embedder and how it is chunked."""
-        signature = self.chunker.signature
-        return document.content_hash(f"{self.embedder.id}|{signature}" if signature else self.embedder.id)
+        """The version of ``document``'s vectors: its text, the embedder, the text format and how it is chunked."""
+        signature = "|".join(filter(None, [self.embedder.id, f"text:{TEXT_FORMAT}", self.chunker.signature]))
+        prefix = weight_prefix(document.sections)
+        return text_key(signature, f"{prefix}\0{document.text}") if prefix else document.content_hash(signature)
 
     def delete_documents(self, ids: Sequence[str]) -> None:
         """Remove documents by id, with every chunk of theirs."""
@@ -157,17 +160,24 @@ class Indexer:
                 stats.add(self.index_documents([doc], force=True))
         return stats
 
-    def _entries(self, document: Document, content_hash: str) -> list[StoredDocument]:
-        """The store entries of one document: one per chunk, each with the spans of its sections."""
-        ranges, truncated = self.chunker.split(document.text)
+    def _entries(self, document: Document, content_hash: str) -> list[tuple[StoredDocument, str]]:
+        """The store entries of one document, one per chunk, each with the spans of its sections, and what
+        the embedder reads for each: the chunk's text, after the weight prefix for the first chunk."""
+        prefix, chunker = weight_prefix(document.sections), self.chunker
+        if prefix and chunker.max_tokens and len(prefix) + len(document.text) > chunker.max_tokens:
+            # The first chunk and the prefix share the embedder's window.
+            reserved = (self.embedder.count_tokens(prefix) or 0) - (self.embedder.count_tokens("") or 0)
+            chunker = dataclasses.replace(chunker, max_tokens=max(8, chunker.max_tokens - reserved))
+        ranges, truncated = chunker.split(document.text)
         if truncated:
             log.warning("%s is longer than %d chunks of %d tokens; the rest is not indexed (CHUNKING['MAX_CHUNKS']).",
-                        document.id, self.chunker.max_chunks, self.chunker.max_tokens)
+                        document.id, chunker.max_chunks, chunker.max_tokens)
         spans = section_spans(document.text, document.sections)
         return [
-            StoredDocument(str(document.ref.with_chunk(n)), document.model, document.pk, document.text[start:end],
-                           None, str(StoredHash(content_hash, len(ranges))) if n == 0 else content_hash,
-                           {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)})
+            (StoredDocument(str(document.ref.with_chunk(n)), document.model, document.pk, document.text[start:end],
+                            None, str(StoredHash(content_hash, len(ranges))) if n == 0 else content_hash,
+                            {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)}),
+             f"{prefix}{document.text[start:end]}" if n == 0 else document.text[start:end])
             for n, (start, end) in enumerate(ranges)
         ]
 
@@ -176,11 +186,13 @@ class Indexer:
         """Store every chunk of the documents, embedding only texts the embedding cache lacks, and remove
         chunks a document no longer has; returns ``(texts embedded, entries stored)``."""
         per_document = {d.id: self._entries(d, hashes[d.id]) for d in documents}
-        entries = [e for chunks in per_document.values() for e in chunks]
-        vectors, embedded = embed_with_cache(self.embedder, [e.text for e in entries],
+        pairs = [pair for chunks in per_document.values() for pair in chunks]
+        vectors, embedded = embed_with_cache(self.embedder, [text for _, text in pairs],
                                              get_embedding_cache() if use_cache else None)
-        for entry in entries:
-            entry.vector = vectors[entry.text]
+        entries = []
+        for entry, text in pairs:
+            entry.vector = vectors[text]
+            entries.append(entry)
         self.store.upsert(entries)
         leftovers = [entry for i, before in chunks_before.items() if i in per_document
                      for entry in entry_ids(i, before)[len(per_document[i]):]]
