@@ -25,16 +25,17 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.common import REPO_ROOT, model_path, setup_paths  # noqa: E402
+from bench.common import REPO_ROOT, model_path, setup_paths
 
 CACHE = Path(tempfile.gettempdir()) / "dgs-bench-textformat"
 CHINOOK_MODELS = [
@@ -152,7 +153,7 @@ class Vectors:
         missing = list(dict.fromkeys(t for t in texts if t not in self.known))
         for start in range(0, len(missing), 500):
             part = missing[start:start + 500]
-            self.known.update(zip(part, self.embedder.embed_documents(part)))
+            self.known.update(zip(part, self.embedder.embed_documents(part), strict=True))
             self.save()
         return np.stack([self.known[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension))
 
@@ -198,7 +199,7 @@ def measure(name: str, variant: Callable, docs: list, judgments: list, vectors: 
     if name in VECTOR_WEIGHTS:
         heavy = {doc_id: [(s.text, s.weight - 1) for s in sections if s.weight > 1] for doc_id, sections in docs}
         texts = list(dict.fromkeys(t for parts in heavy.values() for t, _ in parts))
-        by_text = dict(zip(texts, vectors(texts)))
+        by_text = dict(zip(texts, vectors(texts), strict=True))
         for i, owner in enumerate(owners):
             for text, extra in heavy[owner]:
                 matrix[i] = matrix[i] + VECTOR_WEIGHTS[name] * extra * by_text[text]

@@ -34,9 +34,16 @@ def test_a_heavily_weighted_name_is_stored_and_shown_once():
     with override_settings(GRAPH_SEARCH={"MODELS": models, "VECTOR_STORE": {"BACKEND": "memory"},
                                          "EMBEDDINGS": {"default": {"BACKEND": "hashing"}}}):
         dgs_core.index(data["phone"])
-        hit = dgs_core.search("Acme X1 smartphone", mode="vector")[0]
-    assert hit.pk == data["phone"].pk
-    assert hit.text == "Acme X1 smartphone. A phone with a great camera. Phones"
+        hits = [dgs_core.search("Acme X1 smartphone", mode=mode)[0] for mode in ("vector", "keyword", "hybrid")]
+        stored = engine.get_vector_store().search(engine.get_embedder().embed_query("Acme"), 1)[0]
+        snippets = [hit.matched.snippet for hit in hits]
+    for hit, snippet in zip(hits, snippets, strict=True):
+        assert hit.pk == data["phone"].pk
+        assert hit.text == "Acme X1 smartphone. A phone with a great camera. Phones"
+        assert "_shown_from" not in hit.metadata
+        assert snippet.count("Acme X1 smartphone") == 1
+    # The store keeps the weighted name for the embedder and the keyword leg, before the shown text.
+    assert stored.text == "Acme X1 smartphone. " * 2 + hits[0].text
 
 
 def test_a_fresh_index_records_the_current_text_format():

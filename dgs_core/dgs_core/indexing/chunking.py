@@ -27,6 +27,9 @@ from dgs_core.ids import DocumentRef
 
 #: Metadata key of an entry's section spans; keys starting with "_" are core's, never filter fields.
 SPANS_KEY = "_spans"
+#: Metadata key of a first entry whose stored text starts with the weight prefix
+#: (:func:`dgs_core.indexing.text.weight_prefix`): where the text users see starts.
+SHOWN_FROM_KEY = "_shown_from"
 _WORD = re.compile(r"\S+")
 #: At most this many places a single value is located in a text (weighted sections repeat values).
 _MAX_OCCURRENCES = 5
@@ -141,6 +144,13 @@ class Chunker:
             if len(chunks) == self.max_chunks:
                 return chunks, True
         return chunks, False
+
+
+def shown_text(text: str, metadata: dict) -> str:
+    """The part of a stored entry's text that users see: without the weight prefix, which only the embedder
+    and the keyword leg read."""
+    start = metadata.get(SHOWN_FROM_KEY)
+    return text[int(start):] if isinstance(start, (int, float)) and 0 < start <= len(text) else text
 
 
 def section_spans(text: str, sections: Sequence[Section]) -> list[tuple[int, int, str]]:

@@ -18,6 +18,7 @@ from dgs_core.documents import TEXT_FORMAT, Document, text_key
 from dgs_core.exceptions import BackendUnavailable, ConfigurationError, EmbedderMismatchError, UnknownModelError
 from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
 from dgs_core.indexing.chunking import (
+    SHOWN_FROM_KEY,
     SPANS_KEY,
     Chunker,
     StoredHash,
@@ -160,9 +161,10 @@ class Indexer:
                 stats.add(self.index_documents([doc], force=True))
         return stats
 
-    def _entries(self, document: Document, content_hash: str) -> list[tuple[StoredDocument, str]]:
-        """The store entries of one document, one per chunk, each with the spans of its sections, and what
-        the embedder reads for each: the chunk's text, after the weight prefix for the first chunk."""
+    def _entries(self, document: Document, content_hash: str) -> list[StoredDocument]:
+        """The store entries of one document: one per chunk, each with the spans of its sections (relative to
+        the text users see). The first entry's text starts with the weight prefix, so the embedder and the
+        keyword leg read weighted sections again; ``SHOWN_FROM_KEY`` says where the shown text starts."""
         prefix, chunker = weight_prefix(document.sections), self.chunker
         if prefix and chunker.max_tokens and len(prefix) + len(document.text) > chunker.max_tokens:
             # The first chunk and the prefix share the embedder's window.
@@ -173,26 +175,27 @@ class Indexer:
             log.warning("%s is longer than %d chunks of %d tokens; the rest is not indexed (CHUNKING['MAX_CHUNKS']).",
                         document.id, chunker.max_chunks, chunker.max_tokens)
         spans = section_spans(document.text, document.sections)
-        return [
-            (StoredDocument(str(document.ref.with_chunk(n)), document.model, document.pk, document.text[start:end],
-                            None, str(StoredHash(content_hash, len(ranges))) if n == 0 else content_hash,
-                            {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)}),
-             f"{prefix}{document.text[start:end]}" if n == 0 else document.text[start:end])
-            for n, (start, end) in enumerate(ranges)
-        ]
+        entries = []
+        for n, (start, end) in enumerate(ranges):
+            metadata = {**document.metadata, SPANS_KEY: encode_spans(spans, start, end)}
+            text = document.text[start:end]
+            if n == 0 and prefix:
+                text, metadata[SHOWN_FROM_KEY] = prefix + text, len(prefix)
+            entries.append(StoredDocument(str(document.ref.with_chunk(n)), document.model, document.pk, text, None,
+                                          str(StoredHash(content_hash, len(ranges))) if n == 0 else content_hash,
+                                          metadata))
+        return entries
 
     def _embed_and_store(self, documents: Sequence[Document], hashes: dict[str, str], chunks_before: dict[str, int],
                          use_cache: bool) -> tuple[int, int]:
         """Store every chunk of the documents, embedding only texts the embedding cache lacks, and remove
         chunks a document no longer has; returns ``(texts embedded, entries stored)``."""
         per_document = {d.id: self._entries(d, hashes[d.id]) for d in documents}
-        pairs = [pair for chunks in per_document.values() for pair in chunks]
-        vectors, embedded = embed_with_cache(self.embedder, [text for _, text in pairs],
+        entries = [e for chunks in per_document.values() for e in chunks]
+        vectors, embedded = embed_with_cache(self.embedder, [e.text for e in entries],
                                              get_embedding_cache() if use_cache else None)
-        entries = []
-        for entry, text in pairs:
-            entry.vector = vectors[text]
-            entries.append(entry)
+        for entry in entries:
+            entry.vector = vectors[entry.text]
         self.store.upsert(entries)
         leftovers = [entry for i, before in chunks_before.items() if i in per_document
                      for entry in entry_ids(i, before)[len(per_document[i]):]]

@@ -26,7 +26,7 @@ import numpy as np
 
 from dgs_core.base import Embedder, normalize_rows
 from dgs_core.indexing.cache import embed_with_cache, get_embedding_cache
-from dgs_core.indexing.chunking import SPANS_KEY, decode_spans
+from dgs_core.indexing.chunking import SPANS_KEY, decode_spans, shown_text
 
 #: Longest snippet; a longer value is cut around its first query word.
 SNIPPET_CHARS = 200
@@ -92,7 +92,7 @@ def _snippet(value: str, query_stems: set[str]) -> str:
 def _values(hit: Any) -> list[tuple[Optional[str], str]]:
     """``(path, value text)`` of each located span of the hit's chunk, in text order, distinct; the whole
     text under path ``None`` when it records no spans."""
-    text = hit.text or ""
+    text = shown_text(hit.text or "", hit.metadata)  # the spans are relative to the shown text
     found = {(path, text[s:e]) for s, e, path in decode_spans(hit.metadata.get(SPANS_KEY)) if e > s}
     if not found:
         return [(None, text)] if text.strip() else []

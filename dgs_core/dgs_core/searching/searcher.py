@@ -14,7 +14,9 @@ from dgs_core import engine
 from dgs_core.base import VectorHit, document_id
 from dgs_core.conf import GraphSearchConfig, get_config
 from dgs_core.exceptions import BackendUnavailable, GraphSearchError
+from dgs_core.indexing.chunking import SHOWN_FROM_KEY, shown_text
 from dgs_core.indexing.indexer import build_documents, get_plan, model_config_for
+from dgs_core.indexing.text import weight_prefix
 from dgs_core.plugins import get_registry
 from dgs_core.searching.explain import Match, explain
 from dgs_core.searching.pipeline import SearchRequest
@@ -36,8 +38,9 @@ class SearchHit:
         self.model = hit.model
         self.pk = pk
         self.score = hit.score
-        self.text = hit.text
-        self.metadata = hit.metadata
+        # Users see the text without the weight prefix (dgs_core.indexing.chunking.shown_text).
+        self.text = shown_text(hit.text, hit.metadata)
+        self.metadata = {k: v for k, v in hit.metadata.items() if k != SHOWN_FROM_KEY}
         self._object = _NOT_LOADED
         self._matched = _NOT_LOADED
         self._results = results
@@ -223,9 +226,10 @@ class Searcher:
             plan = get_plan(model_config)
             documents = build_documents(plan, list(plan.queryset().filter(pk=instance.pk)), self.config)
             query = documents[0].text if documents and documents[0].text else str(instance)
+            read = weight_prefix(documents[0].sections) + query if documents and documents[0].text else query
             try:
                 store = engine.get_vector_store()
-                vector = engine.get_search_embedder(store).embed_documents([query])[0]
+                vector = engine.get_search_embedder(store).embed_documents([read])[0]
             except Exception as exc:
                 raise BackendUnavailable(f"The embedder failed: {type(exc).__name__}: {exc}") from exc
         base = {"query": query, "models": labels, "min_score": None, "vector": vector}
