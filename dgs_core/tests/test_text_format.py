@@ -95,3 +95,27 @@ def test_only_the_embedder_reads_a_weighted_section_again():
 
     assert cosine(stored, read) == pytest.approx(1.0, abs=1e-5)
     assert cosine(stored, shown) < 0.99
+
+
+def test_a_long_weighted_document_is_chunked_with_the_prefix_inside_the_window():
+    data = make_catalogue()
+    models = [{"model": "shop.Product", "fields": ["name", "description"], "weight_fields": {"name": 3.0}}]
+    data["phone"].description = " ".join(f"word{i}" for i in range(60))
+    data["phone"].save()
+    with override_settings(GRAPH_SEARCH={"MODELS": models, "VECTOR_STORE": {"BACKEND": "memory"},
+                                         "EMBEDDINGS": {"default": {"BACKEND": "hashing"}},
+                                         "CHUNKING": {"MAX_TOKENS": 24, "OVERLAP_TOKENS": 4}}):
+        from dgs_core.indexing.indexer import Indexer, build_documents, get_plan
+
+        plan = get_plan(engine.get_config().model_config("shop.Product"))
+        [document] = build_documents(plan, list(plan.queryset().filter(pk=data["phone"].pk)))
+        indexer = Indexer()
+        entries = indexer._entries(document, indexer.document_hash(document))
+        embedder = indexer.embedder
+        first, *rest = entries
+        assert first.text.startswith("Acme X1 smartphone. Acme X1 smartphone. Acme X1 smartphone. word0")
+        assert first.metadata["_shown_from"] == len("Acme X1 smartphone. ") * 2
+        assert all("_shown_from" not in e.metadata and "Acme" not in e.text for e in rest)
+        assert all(embedder.count_tokens(e.text) - embedder.count_tokens("") <= 24 for e in entries)
+        assert document.text.startswith(first.text[first.metadata["_shown_from"]:])
+        assert 3 <= len(entries) <= 8

@@ -167,9 +167,11 @@ class Indexer:
         keyword leg read weighted sections again; ``SHOWN_FROM_KEY`` says where the shown text starts."""
         prefix, chunker = weight_prefix(document.sections), self.chunker
         if prefix and chunker.max_tokens and len(prefix) + len(document.text) > chunker.max_tokens:
-            # The first chunk and the prefix share the embedder's window.
+            # The first chunk and the prefix share the embedder's window (every chunk gets the smaller
+            # window: a simpler split, a few more chunks at most).
             reserved = (self.embedder.count_tokens(prefix) or 0) - (self.embedder.count_tokens("") or 0)
-            chunker = dataclasses.replace(chunker, max_tokens=max(8, chunker.max_tokens - reserved))
+            window = max(8, chunker.max_tokens - reserved)
+            chunker = dataclasses.replace(chunker, max_tokens=window, overlap=min(chunker.overlap, window // 2))
         ranges, truncated = chunker.split(document.text)
         if truncated:
             log.warning("%s is longer than %d chunks of %d tokens; the rest is not indexed (CHUNKING['MAX_CHUNKS']).",
