@@ -29,6 +29,7 @@ from django.utils.module_loading import import_string
 
 from dgs_core.base import Reranker, VectorHit
 from dgs_core.exceptions import ConfigurationError
+from dgs_core.indexing.chunking import shown_text
 from dgs_core.lexical import stem
 from dgs_core.options import Configurable, option
 from dgs_core.options import Options as NoOptions
@@ -117,7 +118,8 @@ def rerank_messages(query: str, candidates: Sequence[VectorHit], top_k: int) -> 
     )
     lines = [f"Query: {query}", "", "Candidates:"]
     for number, hit in enumerate(candidates, start=1):
-        preview = " ".join(hit.text.split())[:CANDIDATE_PREVIEW]
+        # The text users would see: without the weight prefix core stores for the embedder and keyword leg.
+        preview = " ".join(shown_text(hit.text, hit.metadata).split())[:CANDIDATE_PREVIEW]
         lines.append(f"[{number}] ({hit.model}) {preview}")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
