@@ -8,7 +8,7 @@ W001 unknown key · W002 deprecated backend path · W003 nothing to index · W00
 another embedder · W005 default search mode needs keyword search the store lacks · W006 the section of a
 plugin that is not installed (E006 when it is enabled) · W007 conversations on without sessions · W008 the built
 index vanished from the store or is damaged (a warning, so that ``build_search_index --rebuild`` and ``migrate`` still
-run).
+run) · W012 the live index was built in another text format (``dgs_core.documents.TEXT_FORMAT``).
 
 Plugins add their own through the ``dgs_system_checks`` hook, with the same ids.
 """
