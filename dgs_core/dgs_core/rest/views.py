@@ -51,6 +51,7 @@ from dgs_core.rest.serializers import (
     SimilarPath,
 )
 from dgs_core.searching.searcher import Searcher
+from dgs_core.searching.text_input import refuse_malformed
 from dgs_core.searching.visibility import visible_queryset
 from dgs_core.streaming import SearchStream
 
@@ -113,15 +114,21 @@ def error_response(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 class JsonBody(JSONParser):
-    """DRF's JSON parser, saying that a body it cannot read is malformed JSON."""
+    """DRF's JSON parser, saying that a body it cannot read is malformed JSON, and refusing text that is not
+    Unicode (:mod:`dgs_core.searching.text_input`)."""
 
     def parse(self, stream: Any, media_type: Optional[str] = None, parser_context: Any = None) -> Any:
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except exceptions.ParseError as exc:
             raise exceptions.ParseError(f"Malformed JSON body: {exc.detail}") from None
         except RecursionError:
             raise exceptions.ParseError("Malformed JSON body: it is nested too deeply.") from None
+        try:
+            refuse_malformed(data)  # a lone surrogate ("\ud800" escapes): a 400 naming the parameter
+        except InvalidParameterError as exc:
+            raise exceptions.ParseError(str(exc)) from None
+        return data
 
 
 class SearchApi:
@@ -140,6 +147,9 @@ class SearchApi:
         except ValueError as exc:
             raise Misconfigured(str(exc)) from None
         super().initial(request, *args, **kwargs)
+        # Text no store, embedder or JSON answer can encode: a 400 naming the parameter before anything runs
+        # (JSON bodies: JsonBody).
+        refuse_malformed(request.query_params)
 
     def get_authenticators(self) -> list[Any]:
         try:

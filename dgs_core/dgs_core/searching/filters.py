@@ -12,6 +12,7 @@ from dgs_core.conf import ModelConfig
 from dgs_core.exceptions import InvalidParameterError
 from dgs_core.filters import LOOKUPS, Condition, normalize_value
 from dgs_core.indexing.traversal import resolve_path
+from dgs_core.searching.text_input import clean_text, refuse_malformed
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -34,19 +35,30 @@ def _coerce(field: Any, raw: Any, key: str) -> Any:
         ) from None
 
 
+def _without_nul(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return clean_text("filters", raw)
+    if isinstance(raw, (list, tuple)):
+        return type(raw)(_without_nul(item) for item in raw)
+    return raw
+
+
 def parse_filters(
     filters: Mapping[str, Any], model_configs: Sequence[ModelConfig]
 ) -> tuple[list[Condition], list[ModelConfig]]:
     """Validate ``filters`` against the models being searched.
 
     :returns: the conditions, and the models that declare every filtered field (the only ones that
-        can match). Raises :class:`InvalidParameterError` naming the filter and the fix.
+        can match). Raises :class:`InvalidParameterError` naming the filter and the fix. Text values lose their
+        NUL characters; a lone surrogate is refused (:mod:`~dgs_core.searching.text_input`).
     """
     if not isinstance(filters, Mapping):
         raise InvalidParameterError("filters", "'filters' must be a mapping of field lookups to values.")
     conditions = []
     fields_used = set()
+    refuse_malformed(filters)
     for key, raw in filters.items():
+        raw = _without_nul(raw)
         field_path, lookup = _split(str(key))
         declaring = [m for m in model_configs if field_path in m.filter_fields]
         if not declaring:

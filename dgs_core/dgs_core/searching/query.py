@@ -19,6 +19,7 @@ from dgs_core.conf import SEARCH_MODES, GraphSearchConfig, get_config
 from dgs_core.exceptions import InvalidParameterError, UnknownModelError
 from dgs_core.filters import Condition
 from dgs_core.searching.filters import parse_filters
+from dgs_core.searching.text_input import clean_text
 
 log = logging.getLogger("dgs_core.search")
 
@@ -116,7 +117,10 @@ def _mode(config: GraphSearchConfig, mode: Any) -> str:
 
 
 def query_text(config: GraphSearchConfig, query: Any, parameter: str = "q") -> str:
-    """The text to search for, stripped; errors name ``parameter`` (the conversation's is ``query``)."""
+    """The text to search for, stripped and without NUL characters (:mod:`~dgs_core.searching.text_input`); errors
+    name ``parameter`` (the conversation's is ``query``)."""
+    if isinstance(query, str):
+        query = clean_text(parameter, query)
     if not isinstance(query, str) or not query.strip():
         raise InvalidParameterError(parameter, f"'{parameter}' is required: give the text to search for.")
     if len(query) > config.max_query_length:
