@@ -173,6 +173,10 @@ class HybridConfig:
     rrf_k: int = 60
     weights: dict = field(default_factory=lambda: {"vector": 1.0, "keyword": 1.0})
     candidates: int = 50  # objects each leg contributes to the fusion (at least the page asked for)
+    # Keyword and hybrid modes rank first the candidates whose field values the query names whole
+    # (searching/phrases.py), when they cover at least this share of the query's words.
+    field_match: bool = True
+    field_match_min_coverage: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -279,13 +283,15 @@ def _type_ok(value: Any, default: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(default, int):
         return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, (list, tuple)):
         return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
 
 
 def _type_name(default: Any) -> str:
-    return {bool: "True or False", int: "an integer", str: "a string", dict: "a dict"}.get(
+    return {bool: "True or False", int: "an integer", float: "a number", str: "a string", dict: "a dict"}.get(
         type(default), "a list"
     )
 
@@ -298,7 +304,7 @@ def type_problem(where: str, value: Any, default: Any) -> Optional[Problem]:
     if not _type_ok(value, default):
         return Problem("dgs.E002", f"{where} must be {_type_name(default)}, not {type(value).__name__}.",
                        f"Set {where} to {_type_name(default)} (default: {default!r}).")
-    if isinstance(default, int) and not isinstance(default, bool) and value < 0:
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
         return Problem("dgs.E002", f"{where} must not be negative (got {value}).")
     return None
 
@@ -495,6 +501,10 @@ class _Parser:
                        "Map 'vector' and 'keyword' to numbers >= 0, not both 0, e.g. {'vector': 1.0, 'keyword': 0.5}.")
         if hybrid.rrf_k < 1 or hybrid.candidates < 1:
             self.error("002", "GRAPH_SEARCH['HYBRID']['RRF_K'] and ['CANDIDATES'] must be at least 1.")
+        coverage = hybrid.field_match_min_coverage
+        if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0 < coverage <= 1:
+            self.error("002", f"GRAPH_SEARCH['HYBRID']['FIELD_MATCH_MIN_COVERAGE'] is {coverage!r}.",
+                       "Use a number above 0 and at most 1 (default 0.3); FIELD_MATCH: False turns field matching off.")
         chunking = config.chunking
         if chunking.max_chunks < 1:
             self.error("002", "GRAPH_SEARCH['CHUNKING']['MAX_CHUNKS'] must be at least 1.")

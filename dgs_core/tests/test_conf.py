@@ -124,3 +124,13 @@ def test_get_config_raises_with_every_error_and_follows_override_settings():
     with override_settings(GRAPH_SEARCH={"DEFAULT_RESULTS_LIMIT": 7}):
         assert get_config().default_results_limit == 7
     assert get_config().default_results_limit == 20
+
+
+@pytest.mark.parametrize("coverage", [-0.1, 0, 1.5, "0.5", True])
+def test_field_match_coverage_is_a_share_above_0_up_to_1(coverage):
+    _config, problems = parse_config({"HYBRID": {"FIELD_MATCH_MIN_COVERAGE": coverage}})
+    assert ids(problems) == ["dgs.E002"] and "FIELD_MATCH_MIN_COVERAGE" in problems[0].msg
+    for fine in (0.3, 1, 0.05):
+        config, problems = parse_config({"HYBRID": {"FIELD_MATCH_MIN_COVERAGE": fine, "FIELD_MATCH": False}})
+        assert problems == [] and config.hybrid.field_match_min_coverage == fine
+        assert config.hybrid.field_match is False

@@ -191,3 +191,39 @@ def test_async_search_view_answers_through_the_async_client(catalogue):
 
     response = asyncio.run(call())
     assert response.status_code == 200 and response.json()["results"][0]["pk"] == catalogue["phone"].pk
+
+
+def spans_hit(doc_id, sections, score=0.5):
+    """A hit whose text and spans are what the indexer stores for ``sections`` ((path, value) pairs)."""
+    from dgs_core.documents import Section
+    from dgs_core.indexing.chunking import SPANS_KEY, encode_spans, section_spans
+    from dgs_core.indexing.text import classic_text
+
+    built = [Section(path, path, [value]) for path, value in sections]
+    text = classic_text(built)
+    model, pk = doc_id.split(":")
+    spans = encode_spans(section_spans(text, built), 0, len(text))
+    return VectorHit(doc_id, model, pk, score, text, {SPANS_KEY: spans})
+
+
+def test_field_match_coverage_by_hand():
+    from dgs_core.searching.explain import stems
+    from dgs_core.searching.phrases import INSIDE_COVERAGE, coverage, promote_field_matches
+
+    genre = spans_hit("m.t:1", [("name", "Formosa"), ("genre__name", "Bossa Nova")], 0.4)
+    title = spans_hit("m.t:2", [("name", "Bossa"), ("genre__name", "Hip Hop/Rap")], 0.9)
+    code = spans_hit("m.t:3", [("name", "Concerto in E, RV 269: Allegro"), ("genre__name", "Classical")], 0.6)
+    album = spans_hit("m.t:4", [("name", "Whole Lotta Rosie"), ("album__title", "Let There Be Rock"),
+                                ("genre__name", "Rock")], 0.3)
+    assert coverage(genre, tuple(stems("bossa nova"))) == 1.0
+    assert coverage(title, tuple(stems("Bossa Nova"))) == 0.5
+    assert coverage(code, tuple(stems("rv 269"))) == INSIDE_COVERAGE
+    assert coverage(album, tuple(stems("tracks on the album Let There Be Rock"))) == 0.5  # 4 of 8 words
+    assert coverage(album, tuple(stems("gentle jazz songs"))) == 0.0
+    # "bossa nova": the genre first, the half-covering title next, scores never rising down the list.
+    ranked = promote_field_matches([title, code, genre, album], "bossa nova", 0.3)
+    assert [h.id for h in ranked] == ["m.t:1", "m.t:2", "m.t:3", "m.t:4"]
+    assert [h.score for h in ranked] == [0.9, 0.9, 0.6, 0.3]
+    # A description covering one word in five ("rock") promotes nothing: the order and scores stay.
+    hits = [title, code, album]
+    assert promote_field_matches(hits, "loud guitars and rock drums", 0.3) == hits

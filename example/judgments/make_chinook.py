@@ -259,7 +259,8 @@ def shared_word_queries(db: Chinook, every: int = 8) -> list[tuple[str, str, tup
         return len(name.split()) >= 2 and 3 <= len(tracks) <= MAX_RELEVANT and not re.search(brackets, name)
 
     albums = [row["title"] for pk, row in sorted(db.albums.items())
-              if eligible(row["title"], db.album_tracks([pk]), r"[(\[:]") and shared(row["title"], db.album_tracks([pk]))]
+              if eligible(row["title"], db.album_tracks([pk]), r"[(\[:]")
+              and shared(row["title"], db.album_tracks([pk]))]
     titles = list(dict.fromkeys(["Let There Be Rock", *albums[::every]]))
     artists = []
     for pk, row in sorted(db.artists.items()):

@@ -2,8 +2,10 @@
 
 A search ``mode`` chooses the legs: ``vector`` (nearest neighbours of the query embedding), ``keyword``
 (the store's lexical engine, :meth:`~dgs_core.base.VectorStore.keyword_search`) or ``hybrid`` (both,
-fused by reciprocal rank, :mod:`dgs_core.searching.fusion`). Stores hold one entry per chunk of a long document
-(:mod:`dgs_core.indexing.chunking`); each leg collapses them to one hit per object, its best chunk.
+fused by reciprocal rank, :mod:`dgs_core.searching.fusion`). In the keyword and hybrid modes, candidates
+holding a field value the query names whole come first (:mod:`dgs_core.searching.phrases`). Stores hold one
+entry per chunk of a long document (:mod:`dgs_core.indexing.chunking`); each leg collapses them to one hit per
+object, its best chunk.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dgs_core.filters import Condition
 from dgs_core.indexing.chunking import collapse
 from dgs_core.searching.events import emit
 from dgs_core.searching.fusion import reciprocal_rank_fusion
+from dgs_core.searching.phrases import promote_field_matches
 
 #: A leg asks for at most this many times ``k`` entries while collapsing chunks into ``k`` objects.
 MAX_OVERFETCH = 64
@@ -122,15 +125,19 @@ def retrieve(request: SearchRequest, k: int, query: Optional[str] = None, vector
         report("vector_search_completed", hits)
         return hits
     settings = request.config.hybrid
+    # Field matching reorders a pool deeper than the page: rows naming the query whole may rank below it.
+    depth = max(k, settings.candidates) if mode == "hybrid" or settings.field_match else k
     if mode == "keyword":
-        lists, weights = [keyword_probe(request, query, k)], [1.0]
+        lists, weights = [keyword_probe(request, query, depth)], [1.0]
     else:
-        depth = max(k, settings.candidates)
         lists = [probe(request, vector, depth, apply_min_score=False), keyword_probe(request, query, depth)]
         weights = [settings.weights.get("vector", 1.0), settings.weights.get("keyword", 1.0)]
         report("vector_search_completed", lists[0])
     report("keyword_search_completed", lists[-1])
-    hits = reciprocal_rank_fusion(lists, k, weights=weights, rrf_k=settings.rrf_k)
+    hits = reciprocal_rank_fusion(lists, sum(map(len, lists)), weights=weights, rrf_k=settings.rrf_k)
+    if settings.field_match:
+        hits = promote_field_matches(hits, query, settings.field_match_min_coverage)
+    hits = hits[:k]
     if request.min_score is not None:
         hits = [h for h in hits if h.score >= request.min_score]
     return hits

@@ -7,12 +7,20 @@ document matching more query words ranks first, stemming of English plurals) and
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dgs_core.base import VectorStore, document_id
+from dgs_core.conf import GraphSearchConfig
+from dgs_core.documents import Section
 from dgs_core.filters import Condition
+from dgs_core.indexing.chunking import SPANS_KEY, encode_spans, section_spans
+from dgs_core.indexing.text import classic_text
+from dgs_core.searching.fusion import reciprocal_rank_fusion
+from dgs_core.searching.pipeline import SearchRequest, retrieve
 from dgs_core.testing.base import ContractSuite, require
-from dgs_core.testing.corpus import PRODUCT, REVIEW, make_doc, random_vectors
+from dgs_core.testing.corpus import PRODUCT, REVIEW, at_cosines, make_doc, random_vectors
 
 SONGS = {
     1: "Whole Lotta Love by Led Zeppelin, a heavy blues rock song",
@@ -20,6 +28,19 @@ SONGS = {
     3: "Quiet acoustic guitars and soft vocals",
     4: "Symphony No. 5 in C minor for a classical orchestra",
     5: "Rock and roll guitar anthem",
+}
+#: Tracks as the indexer stores them: (name, album, genre). The query "bossa nova" names the genre of 11-13
+#: whole; 1 and 2 only share a word with it, and the vector leg of the test ranks them first.
+TRACKS = {
+    1: ("Bossa", "Os Cães Ladram Mas A Caravana Não Pára", "Hip Hop/Rap"),
+    2: ("Dona (Roupa Nova)", "Vozes do MPB", "Latin"),
+    3: ("Concerto for Violin in E major, RV 269: I. Allegro", "The Four Seasons", "Classical"),
+    4: ("Concerto No. 2 in F major, BWV 1047: I. Allegro", "Brandenburg Concertos", "Classical"),
+    5: ("Let There Be Rock", "Let There Be Rock", "Rock"),
+    6: ("Rock N Roll Train", "Black Ice", "Rock"),
+    11: ("Formosa", "Vinícius De Moraes - Sem Limite", "Bossa Nova"),
+    12: ("Berimbau", "Vinícius De Moraes - Sem Limite", "Bossa Nova"),
+    13: ("Deixa", "Vinícius De Moraes - Sem Limite", "Bossa Nova"),
 }
 #: Queries a lexical engine's parser would choke on if user text reached it unescaped.
 HOSTILE_QUERIES = ['"unbalanced', "(zeppelin", "zeppelin*", "title:zeppelin", "'; DROP TABLE songs; --",
@@ -144,3 +165,63 @@ class KeywordSearchContract(ContractSuite):
         else:
             store.clear()
             assert store.keyword_search("symphony", 10) == []
+
+
+class FieldMatchContract(ContractSuite):
+    """The keyword and hybrid modes over the store's keyword leg rank first the rows holding a field value the
+    query names whole (:mod:`dgs_core.searching.phrases`), reading each hit's text and section spans back."""
+
+    def _tracks(self, store: VectorStore, query_vector) -> None:
+        """The tracks with the text and spans the indexer writes; 1-6 nearer to ``query_vector`` than 11-13."""
+        near = at_cosines(query_vector, [0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.2, 0.15, 0.1], seed=74)
+        docs = []
+        for vector, (pk, (name, album, genre)) in zip(near, TRACKS.items(), strict=True):
+            sections = [Section("name", "Name", [name], 2.0), Section("album__title", "Album", [album]),
+                        Section("genre__name", "Genre", [genre])]
+            text = classic_text(sections)
+            docs.append(make_doc(PRODUCT, pk, vector, text=text,
+                                 metadata={SPANS_KEY: encode_spans(section_spans(text, sections), 0, len(text))}))
+        store.upsert(docs)
+
+    def _search(self, store: VectorStore, query: str, mode: str, query_vector, **hybrid) -> list[int]:
+        config = GraphSearchConfig()
+        if hybrid:
+            config = dataclasses.replace(config, hybrid=dataclasses.replace(config.hybrid, **hybrid))
+        request = SearchRequest(query=query, k=5, models=[PRODUCT], min_score=None, config=config, embedder=None,
+                                store=store, mode=mode)
+        hits = retrieve(request, 5, vector=None if mode == "keyword" else query_vector, announce=False)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+        return [int(h.pk) for h in hits]
+
+    @pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+    def test_rows_linked_to_a_named_value_rank_above_rows_sharing_a_word(self, store: VectorStore, mode) -> None:
+        """"bossa nova" finds the three Bossa Nova tracks first, not the track titled "Bossa" nor "Dona (Roupa
+        Nova)" that the vector leg puts first; the album named whole ranks its tracks above other rock.
+
+        Troubleshooting: keyword hits must carry the stored text and metadata (the ``_spans`` key) unchanged.
+        """
+        require(store.capabilities, "keyword", "lexical search for the keyword leg of hybrid search")
+        query_vector = random_vectors(1, self.dimension, seed=75)[0]
+        self._tracks(store, query_vector)
+        assert sorted(self._search(store, "bossa nova", mode, query_vector)[:3]) == [11, 12, 13]
+        assert self._search(store, "tracks on the album Let There Be Rock", mode, query_vector)[0] == 5
+
+    def test_an_exact_code_keeps_its_keyword_rank_in_hybrid_search(self, store: VectorStore) -> None:
+        """"RV 269" inside a longer title is first in hybrid search as in keyword search, though the vector leg
+        ranks two other tracks above it."""
+        require(store.capabilities, "keyword", "lexical search for the keyword leg of hybrid search")
+        query_vector = random_vectors(1, self.dimension, seed=75)[0]
+        self._tracks(store, query_vector)
+        assert self._search(store, "RV 269", "keyword", query_vector)[0] == 3
+        assert self._search(store, "RV 269", "hybrid", query_vector)[0] == 3
+
+    def test_without_field_matching_hybrid_is_plain_rank_fusion(self, store: VectorStore) -> None:
+        """``FIELD_MATCH: False`` gives reciprocal rank fusion of the two legs, unchanged."""
+        require(store.capabilities, "keyword", "lexical search for the keyword leg of hybrid search")
+        query_vector = random_vectors(1, self.dimension, seed=75)[0]
+        self._tracks(store, query_vector)
+        vector_leg = store.search(query_vector, 50, models=[PRODUCT])
+        keyword_leg = store.keyword_search("bossa nova", 50, models=[PRODUCT])
+        fused = [int(h.pk) for h in reciprocal_rank_fusion([vector_leg, keyword_leg], 5)]
+        assert self._search(store, "bossa nova", "hybrid", query_vector, field_match=False) == fused

@@ -46,10 +46,10 @@ from dgs_core.testing.corpus import (
     make_doc,
     random_vectors,
 )
-from dgs_core.testing.keyword_search import KeywordSearchContract
+from dgs_core.testing.keyword_search import FieldMatchContract, KeywordSearchContract
 
 
-class VectorStoreContract(KeywordSearchContract):
+class VectorStoreContract(KeywordSearchContract, FieldMatchContract):
     """Every behaviour dgs relies on from a vector store; subclass it and provide ``store``."""
 
     #: Length of the test vectors; small so the suite runs in seconds on any engine.
