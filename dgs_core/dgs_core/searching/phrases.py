@@ -53,11 +53,12 @@ def coverage(hit: VectorHit, query_words: tuple[str, ...]) -> float:
     if not query_words:
         return 0.0
     text = hit.text or ""
+    wanted = set(query_words)
     covered: set[int] = set()
     inside = False
-    for start, end, _path in decode_spans(hit.metadata.get(SPANS_KEY)):
-        value = _words(text[start:end])
-        if not value:
+    for value_text in {text[start:end] for start, end, _path in decode_spans(hit.metadata.get(SPANS_KEY))}:
+        value = _words(value_text)
+        if wanted.isdisjoint(value):
             continue
         for at in _positions(query_words, value):
             covered.update(range(at, at + len(value)))
