@@ -10,7 +10,9 @@
   :mod:`dgs_core.searching.fusion`), so scores stay in [0, 1] and follow the order. ``min_score`` filters each list
   before fusion.
 * **rerank** hands the best ``RERANK_TOP_K`` candidates to the ``LANGGRAPH["RERANKER"]`` reranker; hits it
-  did not rank keep their order behind the ranked ones. Ids the reranker did not receive are ignored.
+  did not rank keep their order behind the ranked ones. Ids the reranker did not receive are ignored. In the
+  keyword and hybrid modes, hits whose field values the query names whole stay ahead of the others
+  (:mod:`dgs_core.searching.phrases`): the reranker orders within those groups.
 * **postprocess** trims to the number of hits asked for.
 
 LLM and reranker calls share one budget of ``TIMEOUT_SECONDS``. A call that fails or runs out of time
@@ -33,6 +35,7 @@ from dgs_core.conf import GraphSearchConfig
 from dgs_core.exceptions import BackendUnavailable
 from dgs_core.searching.events import StreamCancelled, cancel_event, emit
 from dgs_core.searching.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from dgs_core.searching.phrases import promote_field_matches
 from dgs_core.searching.pipeline import SearchRequest, retrieve
 from dgs_langgraph.llm import get_llm
 from dgs_langgraph.settings import langgraph_settings
@@ -215,6 +218,9 @@ class Nodes:
             return self._fall_back("rerank", StepFailed(f"rerank: unusable answer ({exc})"))
         ranked_ids = {hit.id for hit in kept}
         hits = _non_increasing(kept + [hit for hit in candidates if hit.id not in ranked_ids])
+        request = state["request"]
+        if request.vector is None and request.mode != "vector" and request.config.hybrid.field_match:
+            hits = promote_field_matches(hits, request.query, request.config.hybrid.field_match_min_coverage)
         emit("reranked", {"reranker": self.settings.reranker.backend, "candidates": len(offered)})
         return {"hits": hits}
 

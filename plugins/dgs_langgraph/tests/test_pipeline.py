@@ -138,3 +138,19 @@ def test_each_query_is_retrieved_by_the_search_mode(catalogue, runner, events):
     assert hits and all(0 <= hit.score <= 1 for hit in hits)
     assert keyword[0].object.name == "Aces High"
     assert not [e for e in events if e.name == "keyword_search_completed"]  # the pipeline reports its own step
+
+
+def test_reranking_keeps_rows_naming_the_query_whole_ahead(catalogue, runner):
+    """"Heavy Metal" names the genre of Iron Maiden's four tracks whole: a reranker that reverses its candidates
+    orders them among themselves but does not push them behind the rest (``HYBRID["FIELD_MATCH"]``)."""
+    heavy = {f"catalog.track:{pk}" for pk in Track.objects.filter(genre="Heavy Metal").values_list("pk", flat=True)}
+    reversing = {"LLM": {"BACKEND": "tests.backends.ReversingLLM"}, "QUERY_EXPANSION": False, "RERANK_TOP_K": 8}
+    with override_settings(GRAPH_SEARCH=graph_search(**reversing)):
+        hits = [hit.id for hit in dgs_core.search("Heavy Metal", mode="hybrid", limit=8)]
+    assert set(hits[:4]) == heavy
+    off = graph_search(**reversing)
+    off["HYBRID"] = {**off.get("HYBRID", {}), "FIELD_MATCH": False}
+    reset_config()
+    with override_settings(GRAPH_SEARCH=off):
+        unpromoted = [hit.id for hit in dgs_core.search("Heavy Metal", mode="hybrid", limit=8)]
+    assert set(unpromoted[:4]) != heavy  # the reversed order: plain fusion ranked them first, now last
