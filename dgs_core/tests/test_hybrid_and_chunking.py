@@ -196,14 +196,14 @@ def test_async_search_view_answers_through_the_async_client(catalogue):
 def spans_hit(doc_id, sections, score=0.5):
     """A hit whose text and spans are what the indexer stores for ``sections`` ((path, value) pairs)."""
     from dgs_core.documents import Section
-    from dgs_core.indexing.chunking import SPANS_KEY, encode_spans, section_spans
-    from dgs_core.indexing.text import classic_text
+    from dgs_core.indexing.chunking import SHOWN_FROM_KEY, SPANS_KEY, encode_spans, section_spans
+    from dgs_core.indexing.text import classic_text, weight_prefix
 
-    built = [Section(path, path, [value]) for path, value in sections]
-    text = classic_text(built)
+    built = [Section(path, path, [value], 2.0 if path == "name" else 1.0) for path, value in sections]
+    text, prefix = classic_text(built), weight_prefix(built)  # the weight prefix is stored, the spans skip it
     model, pk = doc_id.split(":")
     spans = encode_spans(section_spans(text, built), 0, len(text))
-    return VectorHit(doc_id, model, pk, score, text, {SPANS_KEY: spans})
+    return VectorHit(doc_id, model, pk, score, prefix + text, {SPANS_KEY: spans, SHOWN_FROM_KEY: len(prefix)})
 
 
 def test_field_match_coverage_by_hand():

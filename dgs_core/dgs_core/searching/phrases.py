@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from dgs_core.base import VectorHit
-from dgs_core.indexing.chunking import SPANS_KEY, decode_spans
+from dgs_core.indexing.chunking import SPANS_KEY, decode_spans, shown_text
 from dgs_core.searching.explain import stems
 
 #: The coverage of a hit one of whose values holds the whole query as a phrase (but is longer than it).
@@ -52,7 +52,7 @@ def coverage(hit: VectorHit, query_words: tuple[str, ...]) -> float:
     """The share of ``query_words`` covered by whole values of ``hit`` (see the module's docstring)."""
     if not query_words:
         return 0.0
-    text = hit.text or ""
+    text = shown_text(hit.text or "", hit.metadata)  # the spans are relative to the shown text
     wanted = set(query_words)
     covered: set[int] = set()
     inside = False

@@ -15,8 +15,8 @@ from dgs_core.base import VectorStore, document_id
 from dgs_core.conf import GraphSearchConfig
 from dgs_core.documents import Section
 from dgs_core.filters import Condition
-from dgs_core.indexing.chunking import SPANS_KEY, encode_spans, section_spans
-from dgs_core.indexing.text import classic_text
+from dgs_core.indexing.chunking import SHOWN_FROM_KEY, SPANS_KEY, encode_spans, section_spans
+from dgs_core.indexing.text import classic_text, weight_prefix
 from dgs_core.searching.fusion import reciprocal_rank_fusion
 from dgs_core.searching.pipeline import SearchRequest, retrieve
 from dgs_core.testing.base import ContractSuite, require
@@ -178,9 +178,10 @@ class FieldMatchContract(ContractSuite):
         for vector, (pk, (name, album, genre)) in zip(near, TRACKS.items(), strict=True):
             sections = [Section("name", "Name", [name], 2.0), Section("album__title", "Album", [album]),
                         Section("genre__name", "Genre", [genre])]
-            text = classic_text(sections)
-            docs.append(make_doc(PRODUCT, pk, vector, text=text,
-                                 metadata={SPANS_KEY: encode_spans(section_spans(text, sections), 0, len(text))}))
+            text, prefix = classic_text(sections), weight_prefix(sections)  # as the indexer stores a document
+            spans = encode_spans(section_spans(text, sections), 0, len(text))
+            metadata = {SPANS_KEY: spans, SHOWN_FROM_KEY: len(prefix)}
+            docs.append(make_doc(PRODUCT, pk, vector, text=prefix + text, metadata=metadata))
         store.upsert(docs)
 
     def _search(self, store: VectorStore, query: str, mode: str, query_vector, **hybrid) -> list[int]:
